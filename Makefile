@@ -1,0 +1,44 @@
+# One command each on a fresh Debian 12 machine (as root):
+#   make test   installs what is needed, checks Python 3.6 compatibility, runs every test
+#               (including the enforcing-SELinux VM scenarios)
+#   make demo   boots the enforcing VM and runs the seed scenarios, printing before/after
+SHELL := /bin/bash
+VENV  := .venv
+PY    := $(VENV)/bin/python
+# Debian packages the host needs: the real SELinux userspace and policy, Postfix, and the VM bed.
+DEB_PACKAGES := selinux-policy-default selinux-utils policycoreutils policycoreutils-python-utils \
+	semodule-utils checkpolicy setools python3-selinux python3-setools python3-semanage \
+	python3-venv python3-pip postfix auditd qemu-system-x86 qemu-utils mmdebstrap e2fsprogs \
+	vagrant ca-certificates
+
+.PHONY: test demo deps venv lint clean bench
+
+deps:
+	@missing=$$(dpkg-query -W -f='$${Package} $${db:Status-Abbrev}\n' $(DEB_PACKAGES) 2>/dev/null \
+		| awk '$$2 != "ii" {print $$1}'; for p in $(DEB_PACKAGES); do \
+		dpkg-query -W $$p >/dev/null 2>&1 || echo $$p; done | sort -u); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:" $$missing; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			--no-install-recommends $$missing; \
+	else echo "Debian packages: all present"; fi
+
+# The venv comes from the distro python so the distro's selinux/setools/semanage bindings are visible.
+venv: deps
+	@test -x $(PY) || /usr/bin/python3 -m venv --system-site-packages $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+
+lint: venv
+	$(VENV)/bin/vermin -t=3.6- --no-tips --violations --eval-annotations src/ policy_templates/
+
+test: lint
+	$(VENV)/bin/pytest -v
+
+demo: venv
+	$(PY) -m tests.vm.demo
+
+bench: venv
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -1,0 +1,1 @@
+"""Command-line entry points: ``secure-child`` (one-shot) and ``postmulti-selinux`` (subcommands)."""
