@@ -1,0 +1,335 @@
+"""Change a multi-instance Postfix host through postmulti and postconf.
+
+Each operation checks first and does nothing when the host is already as asked (no byte
+changes), backs up every file before changing it, writes atomically, touches only the named
+instance (plus the parent's main.cf for init/create), and returns a ``Change`` that ``undo``
+reverts byte for byte. A failed operation restores what it had changed before raising.
+"""
+
+import ipaddress
+import os
+import re
+import shutil
+
+from postmulti_selinux.errors import ToolError
+from postmulti_selinux.postfix import files
+from postmulti_selinux.postfix.discover import (
+    discover, instance_running, parse_master_line, split_list, split_service)
+from postmulti_selinux.postfix.files import Change, ScratchCopy
+from postmulti_selinux.postfix.tools import Postfix
+
+NAME_PREFIX = "postfix-"
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9!@%\-_=+:.]+$")  # postmulti's safe set, minus "/"
+_HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9\-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9\-]*[A-Za-z0-9])?)*$")
+
+
+def name_problem(name):
+    # type: (str) -> str
+    """Why postmulti would refuse ``name`` as a new instance name ("" when it is fine)."""
+    if not name:
+        return "the instance name is empty"
+    if "/" in name:
+        return "instance name {!r} contains '/'".format(name)
+    if not _SAFE_NAME.match(name):
+        return "instance name {!r} has characters postmulti refuses (allowed: letters, digits, " \
+               "!@%-_=+:.)".format(name)
+    if not name.startswith(NAME_PREFIX):
+        return "instance name {!r} does not start with '{}'".format(name, NAME_PREFIX)
+    if name == NAME_PREFIX:
+        return "instance name {!r} has nothing after '{}'".format(name, NAME_PREFIX)
+    return ""
+
+
+def check_name(name):
+    # type: (str) -> None
+    problem = name_problem(name)
+    if problem:
+        raise ToolError(problem, hint="use a name such as postfix-sub")
+
+
+def parse_listener_spec(spec):
+    # type: (str) -> str
+    """Validate ``PORT`` or ``ADDR:PORT`` (``[v6]:PORT``) and return it as a master.cf service."""
+    text = (spec or "").strip()
+    host, port = split_service(text)
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ToolError("bad listener {!r}: the port must be a number from 1 to 65535".format(spec),
+                        hint="give PORT (e.g. 10025) or ADDR:PORT (e.g. 127.0.0.1:10025)")
+    port = str(int(port))
+    if not host:
+        if text.startswith("[") or ":" in text:
+            raise ToolError("bad listener {!r}: empty address".format(spec))
+        return port
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        if not _HOSTNAME.match(host):
+            raise ToolError("bad listener {!r}: {!r} is neither an IP address nor a host "
+                            "name".format(spec, host))
+        return "{}:{}".format(host, port)
+    if address.version == 6:
+        return "[{}]:{}".format(address, port)
+    return "{}:{}".format(address, port)
+
+
+def default_child_dirs(parent, name):
+    # type: (object, str) -> dict
+    """postmulti's default directories: the parent's, last component replaced by ``name``."""
+    def sibling(path):
+        return os.path.join(os.path.dirname(path.rstrip("/")) or "/", name)
+    return {"config_directory": sibling(parent.config_directory),
+            "queue_directory": sibling(parent.queue_directory),
+            "data_directory": sibling(parent.data_directory)}
+
+
+class Manager(object):
+    """Operations on the instances of one parent configuration directory."""
+
+    def __init__(self, config_dir="/etc/postfix", postfix=None):
+        # type: (str, Postfix) -> None
+        self.postfix = postfix or Postfix(config_dir)
+
+    @property
+    def parent_main_cf(self):
+        # type: () -> str
+        return os.path.join(self.postfix.config_dir, "main.cf")
+
+    def host(self):
+        return discover(postfix=self.postfix)
+
+    def child(self, name):
+        return self.host().child(name)
+
+    # -- postmulti edits ------------------------------------------------------------------
+    def _postmulti_edit(self, description, args, watched):
+        # type: (str, list, list) -> Change
+        """Run ``postmulti ARGS`` after backing up ``watched`` files; undo them on failure."""
+        before = dict((path, files.read_bytes(path)) for path in watched)
+        backups = dict((path, files.backup_file(path, data))
+                       for path, data in before.items() if data is not None)
+        try:
+            self.postfix.postmulti(args)
+        except ToolError:
+            for path, data in before.items():
+                if data is not None and files.read_bytes(path) != data:
+                    files.atomic_write(path, data)
+            for backup in backups.values():
+                os.unlink(backup)
+            raise
+        edits = []
+        for path in watched:
+            after = files.read_bytes(path)
+            if after != before[path]:
+                edits.append(files.FileEdit(path, before[path], after or b"", backups.get(path)))
+            elif path in backups:
+                os.unlink(backups[path])
+        return Change(description, tuple(edits))
+
+    def initialized(self):
+        # type: () -> bool
+        return self.host().multi_instance_ready
+
+    def init(self):
+        # type: () -> Change
+        """``postmulti -e init`` unless the parent already has the wrapper and enable = yes."""
+        if self.initialized():
+            return Change("multi-instance support already initialised")
+        return self._postmulti_edit("postmulti -e init", ["-e", "init"], [self.parent_main_cf])
+
+    def create(self, name, group=None, config_directory=None, queue_directory=None,
+               data_directory=None):
+        # type: (str, str, str, str, str) -> Change
+        """``postmulti -I NAME [-G GROUP] -e create`` with explicit directories.
+
+        Missing directories default the way postmulti does it (the parent's, last component
+        replaced by NAME) but computed from the real parent directory, so an alternate parent
+        never leads to directories under the default locations. Runs init first when needed.
+        """
+        check_name(name)
+        if group is not None and group and not _SAFE_NAME.match(group):
+            raise ToolError("group name {!r} has characters postmulti refuses".format(group))
+        host = self.host()
+        wanted = default_child_dirs(host.parent, name)
+        for key, value in (("config_directory", config_directory),
+                           ("queue_directory", queue_directory),
+                           ("data_directory", data_directory)):
+            if value:
+                if not os.path.isabs(value):
+                    raise ToolError("{} must be an absolute path, not {!r}".format(key, value))
+                wanted[key] = os.path.normpath(value)
+        existing = [c for c in host.children if c.name == name]
+        if existing:
+            child = existing[0]
+            have = {"config_directory": child.config_directory,
+                    "queue_directory": child.queue_directory,
+                    "data_directory": child.data_directory}
+            if have != wanted or (group is not None and child.group != group):
+                raise ToolError("instance {} already exists with other settings ({})".format(
+                    name, ", ".join("{}={}".format(k, have[k]) for k in sorted(have))),
+                    hint="choose another name or pass the existing directories")
+            return Change("instance {} already exists".format(name))
+        for inst in host.instances:
+            for key in ("config_directory", "queue_directory", "data_directory"):
+                if getattr(inst, key) and getattr(inst, key) in wanted.values():
+                    raise ToolError("{} {} is already used by instance {}".format(
+                        key, getattr(inst, key), inst.label))
+        init_change = self.init()
+        created = tuple(path for path in sorted(set(wanted.values())) if not os.path.exists(path))
+        args = ["-I", name]
+        if group:
+            args += ["-G", group]
+        args += ["-e", "create"] + ["{}={}".format(k, wanted[k]) for k in sorted(wanted)]
+        try:
+            change = self._postmulti_edit("postmulti -e create " + name, args,
+                                          [self.parent_main_cf])
+        except ToolError:
+            for path in created:
+                shutil.rmtree(path, ignore_errors=True)
+            undo(init_change)
+            raise
+        return Change("create instance {}".format(name), init_change.edits + change.edits,
+                      created)
+
+    def _set_enabled(self, name, enabled):
+        # type: (str, bool) -> Change
+        child = self.child(name)
+        action = "enable" if enabled else "disable"
+        if child.enabled == enabled:
+            return Change("instance {} already {}d".format(child.label, action))
+        return self._postmulti_edit("postmulti -e {} {}".format(action, child.label),
+                                    ["-i", child.config_directory, "-e", action],
+                                    [os.path.join(child.config_directory, "main.cf")])
+
+    def enable(self, name):
+        # type: (str) -> Change
+        return self._set_enabled(name, True)
+
+    def disable(self, name):
+        # type: (str) -> Change
+        return self._set_enabled(name, False)
+
+    # -- postconf edits on a scratch copy -------------------------------------------------
+    def _postconf_edit(self, config_dir, description, steps):
+        # type: (str, str, list) -> Change
+        """Apply postconf argument lists to a scratch copy; commit the files that changed."""
+        with ScratchCopy(config_dir) as scratch:
+            for args in steps:
+                self.postfix.postconf(args, scratch.path)
+            edits = []
+            done = []
+            try:
+                for name in ("main.cf", "master.cf"):
+                    path = os.path.join(config_dir, name)
+                    before = files.read_bytes(path)
+                    after = scratch.read(name)
+                    if before != after:
+                        edits.append(files.commit(path, before, after))
+                        done.append(edits[-1])
+            except ToolError:
+                for edit in reversed(done):
+                    files.restore(edit)
+                raise
+        return Change(description, tuple(edits))
+
+    def set_main(self, name, settings):
+        # type: (str, dict) -> Change
+        """Set main.cf parameters of one child (``postconf -e``); no change if already set."""
+        child = self.child(name)
+        current = self.postfix.explicit_params(child.config_directory)
+        todo = ["{} = {}".format(k, v) for k, v in sorted(settings.items())
+                if current.get(k) != str(v).strip() or k not in current]
+        if not todo:
+            return Change("{}: main.cf already has {}".format(child.label, ", ".join(sorted(settings))))
+        return self._postconf_edit(child.config_directory, "{}: postconf -e {}".format(
+            child.label, "; ".join(todo)), [["-e"] + todo])
+
+    def clear_master_service_disable(self, name):
+        # type: (str) -> Change
+        """Drop the ``inet`` entries of master_service_disable (comment it out when empty)."""
+        child = self.child(name)
+        current = self.postfix.explicit_params(child.config_directory)
+        value = current.get("master_service_disable", "")
+        tokens = split_list(value)
+        keep = [t for t in tokens if t != "inet" and not t.endswith("/inet")]
+        if "master_service_disable" not in current or (keep == list(tokens)):
+            return Change("{}: master_service_disable does not disable inet services".format(
+                child.label))
+        if keep:
+            step = ["-e", "master_service_disable = " + " ".join(keep)]
+        else:
+            step = ["-#", "master_service_disable"]
+        return self._postconf_edit(child.config_directory, "{}: clear master_service_disable = {}"
+                                   .format(child.label, value), [step])
+
+    def set_listener(self, name, spec):
+        # type: (str, str) -> Change
+        """Make the child's SMTP listener ``PORT`` or ``ADDR:PORT``.
+
+        Renames the default ``smtp inet`` entry (or the SMTP listener set earlier) in place with
+        ``postconf -F``, keeping its other fields; a no-op when it already listens there.
+        """
+        service = parse_listener_spec(spec)
+        child = self.child(name)
+        entries = [parse_master_line(line)
+                   for line in self.postfix.master_lines(child.config_directory)]
+        inet_smtpd = [e for e in entries if e.type == "inet" and e.command == "smtpd"]
+        if any(e.service == service for e in inet_smtpd):
+            stale = [e for e in inet_smtpd if e.service == "smtp"]
+            if not stale:
+                return Change("{}: already listening on {}".format(child.label, service))
+            return self._postconf_edit(child.config_directory, "{}: comment out {}".format(
+                child.label, stale[0].key), [["-M", "-#", stale[0].key]])
+        if any(e.service == service and e.type == "inet" for e in entries):
+            raise ToolError("{}: master.cf already uses {} for another service".format(
+                child.label, service))
+        target = [e for e in inet_smtpd if e.service == "smtp"] or [
+            e for e in inet_smtpd if e.service not in ("submission", "smtps", "submissions")]
+        if not target:
+            raise ToolError("{}: master.cf has no smtpd inet service to move".format(child.label),
+                            hint="add one, e.g. postconf -c {} -Me '{}/inet = {} inet n - n - - "
+                                 "smtpd'".format(child.config_directory, service, service))
+        return self._postconf_edit(
+            child.config_directory, "{}: listen on {} instead of {}".format(
+                child.label, service, target[0].service),
+            [["-F", "{}/service = {}".format(target[0].key, service)]])
+
+    # -- run state ----------------------------------------------------------------------------
+    def status(self, name):
+        # type: (str) -> bool
+        """True when the child's master process is running (``postfix status``)."""
+        child = self.child(name)
+        return self.postfix.postfix(child.config_directory, ["status"], check=False).returncode == 0
+
+    def start(self, name):
+        # type: (str) -> Change
+        """``postmulti -i NAME -p start``; refuses a disabled child (postmulti would only check it)."""
+        child = self.child(name)
+        if not child.enabled:
+            raise ToolError("instance {} is disabled: 'postmulti -p start' would only run "
+                            "'postfix check' on it".format(child.label),
+                            hint="enable it first: postmulti -i {} -e enable".format(child.label))
+        if instance_running(child):
+            return Change("{} already running".format(child.label))
+        self.postfix.postmulti(["-i", child.config_directory, "-p", "start"])
+        return Change("start {}".format(child.label))
+
+    def stop(self, name):
+        # type: (str) -> Change
+        """Stop the child (``postmulti -p stop``; ``postfix -c DIR stop`` when it is disabled)."""
+        child = self.child(name)
+        if not instance_running(child):
+            return Change("{} not running".format(child.label))
+        if child.enabled:
+            self.postfix.postmulti(["-i", child.config_directory, "-p", "stop"])
+        else:
+            self.postfix.postfix(child.config_directory, ["stop"])
+        return Change("stop {}".format(child.label))
+
+
+def undo(change):
+    # type: (Change) -> None
+    """Revert a Change: files back to their old bytes, created directories removed."""
+    for edit in reversed(change.edits):
+        files.restore(edit)
+    for path in reversed(change.created):
+        shutil.rmtree(path, ignore_errors=True)
