@@ -1,0 +1,412 @@
+"""All policy-store changes of one run, committed together through libsemanage.
+
+Port labels and module installs/removals go into one libsemanage transaction (one policy rebuild;
+none when nothing changes). Equivalences are written to ``file_contexts.subs`` as semanage does,
+just before the store commit, and put back if the commit fails. Before anything is changed the
+previous state is recorded in :class:`UndoRecord`, so every change can be reverted exactly with
+:meth:`PolicyTransaction.revert`.
+"""
+
+import base64
+import bz2
+import glob
+import os
+import shutil
+import tempfile
+import typing
+
+import semanage
+import selinux
+
+from postmulti_selinux.errors import ToolError
+from postmulti_selinux.selinux.equivalence import (
+    Equivalence, SubsFile, check_equivalence, write_atomically)
+from postmulti_selinux.selinux.policy_root import PolicyRoot
+
+PROTOCOLS = {"tcp": semanage.SEMANAGE_PROTO_TCP, "udp": semanage.SEMANAGE_PROTO_UDP}
+if hasattr(semanage, "SEMANAGE_PROTO_SCTP"):
+    PROTOCOLS["sctp"] = semanage.SEMANAGE_PROTO_SCTP
+if hasattr(semanage, "SEMANAGE_PROTO_DCCP"):
+    PROTOCOLS["dccp"] = semanage.SEMANAGE_PROTO_DCCP
+
+Change = typing.NamedTuple("Change", [("kind", str), ("key", str), ("value", str)])
+Change.__doc__ = "One pending change: kind is equivalence, port, module-install or module-remove."
+
+CommitReport = typing.NamedTuple("CommitReport", [
+    ("changes", typing.List[Change]), ("skipped", typing.List[Change]), ("store_commits", int),
+    ("subs_writes", int), ("rebuilds", int)])
+CommitReport.__doc__ = """What a commit did: ``store_commits`` libsemanage commits (0 or 1),
+``subs_writes`` writes of file_contexts.subs, ``rebuilds`` policy rebuilds measured by the store's
+commit counter; ``skipped`` lists requested changes that were already in place."""
+
+
+class UndoRecord(object):
+    """The state before a commit, enough to restore it exactly; JSON-friendly via as_dict."""
+
+    def __init__(self, root, policy_type, subs_before=None, subs_touched=False, ports=None,
+                 modules=None):
+        # type: (str, str, typing.Optional[bytes], bool, list, list) -> None
+        self.root = root
+        self.policy_type = policy_type
+        self.subs_before = subs_before
+        self.subs_touched = subs_touched
+        self.ports = ports or []      # [(port, proto, previous local context or None)]
+        self.modules = modules or []  # [(name, previous (lang_ext, bytes) or None)]
+
+    @property
+    def empty(self):
+        # type: () -> bool
+        return not (self.subs_touched or self.ports or self.modules)
+
+    def as_dict(self):
+        # type: () -> dict
+        def encode(data):
+            return None if data is None else base64.b64encode(data).decode("ascii")
+        return {
+            "root": self.root, "policy_type": self.policy_type,
+            "subs_touched": self.subs_touched, "subs_before": encode(self.subs_before),
+            "ports": [{"port": p, "proto": proto, "before": before}
+                      for p, proto, before in self.ports],
+            "modules": [{"name": name, "before": None if before is None else
+                         {"lang_ext": before[0], "data": encode(before[1])}}
+                        for name, before in self.modules],
+        }
+
+    @classmethod
+    def from_dict(cls, data):
+        # type: (dict) -> UndoRecord
+        def decode(text):
+            return None if text is None else base64.b64decode(text.encode("ascii"))
+        try:
+            return cls(data["root"], data["policy_type"], decode(data.get("subs_before")),
+                       bool(data.get("subs_touched")),
+                       [(p["port"], p["proto"], p["before"]) for p in data.get("ports", [])],
+                       [(m["name"], None if m["before"] is None else
+                         (m["before"]["lang_ext"], decode(m["before"]["data"])))
+                        for m in data.get("modules", [])])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ToolError("the undo record is damaged ({})".format(exc))
+
+
+class _Store(object):
+    """A connected libsemanage handle on the store under a policy root."""
+
+    def __init__(self, policy_root):
+        # type: (PolicyRoot) -> None
+        self.policy_root = policy_root
+        semanage.semanage_set_root("" if policy_root.is_live else policy_root.root)
+        self.handle = semanage.semanage_handle_create()
+        if not self.handle:
+            raise ToolError("could not create a libsemanage handle")
+        semanage.semanage_select_store(self.handle, policy_root.policy_type,
+                                       semanage.SEMANAGE_CON_DIRECT)
+        if semanage.semanage_is_managed(self.handle) != 1:
+            self.close()
+            raise ToolError("no policy store for {} at {}".format(
+                policy_root.policy_type, policy_root.store_dir))
+        if semanage.semanage_access_check(self.handle) < semanage.SEMANAGE_CAN_WRITE:
+            self.close()
+            raise ToolError("the policy store {} is not writable".format(policy_root.store_dir),
+                            hint="run as root")
+        live = policy_root.is_live and selinux.is_selinux_enabled() == 1
+        semanage.semanage_set_reload(self.handle, 1 if live else 0)
+        if semanage.semanage_connect(self.handle) < 0:
+            self.close()
+            raise ToolError("could not connect to the policy store {}".format(
+                policy_root.store_dir))
+        self.connected = True
+        self.in_transaction = False
+
+    def begin(self):
+        # type: () -> None
+        if semanage.semanage_begin_transaction(self.handle) < 0:
+            raise ToolError("could not start a policy store transaction (is semanage running?)")
+        self.in_transaction = True
+
+    def _check(self, rc, what):
+        # type: (int, str) -> None
+        if rc < 0:
+            raise ToolError("policy store: could not {}".format(what))
+
+    def port_key(self, port, proto):
+        rc, key = semanage.semanage_port_key_create(self.handle, port, port, PROTOCOLS[proto])
+        self._check(rc, "make a key for port {}/{}".format(port, proto))
+        return key
+
+    def local_port(self, port, proto):
+        # type: (int, str) -> typing.Optional[str]
+        """The context of a local record for exactly this port, or None."""
+        key = self.port_key(port, proto)
+        rc, exists = semanage.semanage_port_exists_local(self.handle, key)
+        self._check(rc, "query port {}/{}".format(port, proto))
+        if not exists:
+            return None
+        rc, record = semanage.semanage_port_query_local(self.handle, key)
+        self._check(rc, "read port {}/{}".format(port, proto))
+        rc, text = semanage.semanage_context_to_string(
+            self.handle, semanage.semanage_port_get_con(record))
+        self._check(rc, "read the context of port {}/{}".format(port, proto))
+        return text
+
+    def set_port(self, port, proto, context):
+        # type: (int, str, typing.Optional[str]) -> None
+        """Add/modify the local port record, or delete it when ``context`` is None."""
+        key = self.port_key(port, proto)
+        if context is None:
+            self._check(semanage.semanage_port_del_local(self.handle, key),
+                        "delete port {}/{}".format(port, proto))
+            return
+        rc, record = semanage.semanage_port_create(self.handle)
+        self._check(rc, "create a port record")
+        semanage.semanage_port_set_range(record, port, port)
+        semanage.semanage_port_set_proto(record, PROTOCOLS[proto])
+        rc, con = semanage.semanage_context_from_string(self.handle, context)
+        if rc < 0 or con is None:
+            raise ToolError("invalid port context {!r}".format(context))
+        self._check(semanage.semanage_port_set_con(self.handle, record, con),
+                    "set the context of port {}/{}".format(port, proto))
+        self._check(semanage.semanage_port_modify_local(self.handle, key, record),
+                    "label port {}/{}".format(port, proto))
+
+    def install_module_file(self, path):
+        # type: (str) -> None
+        self._check(semanage.semanage_module_install_file(self.handle, path),
+                    "install the policy module {}".format(path))
+
+    def remove_module(self, name):
+        # type: (str) -> None
+        self._check(semanage.semanage_module_remove(self.handle, name),
+                    "remove the policy module {}".format(name))
+
+    def commit(self):
+        # type: () -> None
+        rc = semanage.semanage_commit(self.handle)
+        self.in_transaction = False
+        if rc < 0:
+            raise ToolError("the policy store rejected the changes; nothing was committed",
+                            hint="the libsemanage messages above say why")
+
+    def close(self):
+        # type: () -> None
+        if self.handle:
+            if getattr(self, "connected", False):
+                semanage.semanage_disconnect(self.handle)
+            semanage.semanage_handle_destroy(self.handle)
+            self.handle = None
+        semanage.semanage_set_root("")
+
+
+def installed_module(policy_root, name):
+    # type: (PolicyRoot, str) -> typing.Optional[typing.Tuple[str, bytes]]
+    """(lang_ext, bytes) of the highest-priority installed module ``name``, or None."""
+    found = sorted(glob.glob(os.path.join(policy_root.store_dir, "active", "modules", "[0-9]*",
+                                          name)))
+    for directory in reversed(found):
+        if os.path.isdir(directory) and os.path.exists(os.path.join(directory, "hll")):
+            try:
+                with open(os.path.join(directory, "lang_ext")) as handle:
+                    lang_ext = handle.read().strip() or "pp"
+            except FileNotFoundError:
+                lang_ext = "pp"
+            with open(os.path.join(directory, "hll"), "rb") as handle:
+                data = handle.read()
+            if data.startswith(b"BZh"):
+                data = bz2.decompress(data)
+            return lang_ext, data
+    return None
+
+
+def module_name(path):
+    # type: (str) -> str
+    """libsemanage names a module after its file: ``/x/postfix_sub.pp`` -> ``postfix_sub``."""
+    base = os.path.basename(path)
+    return base.rsplit(".", 1)[0] if "." in base else base
+
+
+class PolicyTransaction(object):
+    """Collect store changes, then :meth:`commit` them at once (or not at all)."""
+
+    def __init__(self, root="/", policy_type=None):
+        # type: (typing.Any, typing.Optional[str]) -> None
+        self.policy_root = root if isinstance(root, PolicyRoot) else PolicyRoot(root, policy_type)
+        self._subs = SubsFile(self.policy_root)
+        self._equivalences = []  # type: typing.List[Equivalence]
+        self._ports = []  # type: typing.List[typing.Tuple[int, str, str]]
+        self._modules = []  # type: typing.List[typing.Tuple[str, str, typing.Optional[str]]]
+        self._skipped = []  # type: typing.List[Change]
+        self.undo_record = None  # type: typing.Optional[UndoRecord]
+        self.report = None  # type: typing.Optional[CommitReport]
+
+    # -- collecting ---------------------------------------------------------------------------
+    def add_equivalence(self, parent, child):
+        # type: (str, str) -> bool
+        """``semanage fcontext -a -e PARENT CHILD``; False when it already exists."""
+        item = Equivalence(parent, child)
+        if item in self._equivalences:
+            return False
+        if not check_equivalence(self._subs, self.policy_root, item, self._equivalences):
+            self._skipped.append(Change("equivalence", child, parent))
+            return False
+        self._equivalences.append(item)
+        return True
+
+    def add_port(self, port, proto, setype):
+        # type: (int, str, str) -> None
+        """Label ``port/proto`` with ``setype`` (a local record; checked against the store)."""
+        if proto not in PROTOCOLS:
+            raise ToolError("unsupported protocol {!r}".format(proto))
+        if not 1 <= int(port) <= 65535:
+            raise ToolError("port {} is out of range".format(port))
+        self._ports.append((int(port), proto, setype))
+
+    def install_module(self, path):
+        # type: (str) -> str
+        """Install the compiled module file ``path`` (.pp or .cil); returns the module name."""
+        if not os.path.isfile(path):
+            raise ToolError("policy module file {} does not exist".format(path))
+        name = module_name(path)
+        self._modules.append(("install", name, os.path.abspath(path)))
+        return name
+
+    def remove_module(self, name):
+        # type: (str) -> None
+        self._modules.append(("remove", name, None))
+
+    def pending(self):
+        # type: () -> typing.List[Change]
+        """Changes requested so far (before checking the store for ones already in place)."""
+        changes = [Change("equivalence", e.child, e.parent) for e in self._equivalences]
+        changes += [Change("port", "{}/{}".format(p, proto), t) for p, proto, t in self._ports]
+        changes += [Change("module-" + action, name, path or "")
+                    for action, name, path in self._modules]
+        return changes
+
+    # -- committing ---------------------------------------------------------------------------
+    def _port_context(self, setype):
+        # type: (str) -> str
+        mls = ":s0" if _policy_is_mls(self.policy_root) else ""
+        return "system_u:object_r:{}{}".format(setype, mls)
+
+    def commit(self):
+        # type: () -> CommitReport
+        """Apply everything in one store transaction; a no-op run touches nothing."""
+        if self.report is not None:
+            raise ToolError("this transaction was already committed")
+        undo = UndoRecord(self.policy_root.root, self.policy_root.policy_type)
+        changes = [Change("equivalence", e.child, e.parent) for e in self._equivalences]
+        skipped = list(self._skipped)
+        rebuild_before = self.policy_root.commit_number()
+        store = None
+        store_commits = subs_writes = 0
+        try:
+            if self._ports or self._modules:
+                store = _Store(self.policy_root)
+                store.begin()
+                changes += self._apply_store(store, undo, skipped)
+            if self._equivalences:
+                undo.subs_before, undo.subs_touched = self._subs.original, True
+                write_atomically(self._subs.path, self._subs.render(self._equivalences))
+                subs_writes = 1
+            if store is not None and (undo.ports or undo.modules):
+                store.commit()
+                store_commits = 1
+        except BaseException:
+            if undo.subs_touched:
+                write_atomically(self._subs.path, undo.subs_before)
+            raise
+        finally:
+            if store is not None:
+                store.close()
+        self.undo_record = undo
+        self.report = CommitReport(changes, skipped, store_commits, subs_writes,
+                                   self.policy_root.commit_number() - rebuild_before)
+        return self.report
+
+    def _apply_store(self, store, undo, skipped):
+        # type: (_Store, UndoRecord, typing.List[Change]) -> typing.List[Change]
+        changes = []
+        for port, proto, setype in self._ports:
+            wanted = self._port_context(setype)
+            before = store.local_port(port, proto)
+            change = Change("port", "{}/{}".format(port, proto), setype)
+            if before is not None and before.split(":")[2] == setype:
+                skipped.append(change)
+                continue
+            if before is not None:
+                raise ToolError("port {}/{} already has the local label {}".format(
+                    port, proto, before.split(":")[2]),
+                    hint="remove it with: semanage port -d -p {} {}".format(proto, port))
+            store.set_port(port, proto, wanted)
+            undo.ports.append((port, proto, before))
+            changes.append(change)
+        for action, name, path in self._modules:
+            before = installed_module(self.policy_root, name)
+            change = Change("module-" + action, name, path or "")
+            if action == "install":
+                with open(path, "rb") as handle:
+                    data = handle.read()
+                if before is not None and before[1] == (
+                        bz2.decompress(data) if data.startswith(b"BZh") else data):
+                    skipped.append(change)
+                    continue
+                store.install_module_file(path)
+            else:
+                if before is None:
+                    skipped.append(change)
+                    continue
+                store.remove_module(name)
+            undo.modules.append((name, before))
+            changes.append(change)
+        return changes
+
+    # -- undoing ------------------------------------------------------------------------------
+    @classmethod
+    def revert(cls, undo, root=None):
+        # type: (UndoRecord, typing.Optional[str]) -> CommitReport
+        """Put back the state recorded in ``undo`` (one store transaction, like a commit)."""
+        policy_root = PolicyRoot(root or undo.root, undo.policy_type)
+        rebuild_before = policy_root.commit_number()
+        store_commits = subs_writes = 0
+        changes = []
+        if undo.ports or undo.modules:
+            workdir = tempfile.mkdtemp(prefix="postmulti-selinux-undo-")
+            store = _Store(policy_root)
+            try:
+                store.begin()
+                for port, proto, before in undo.ports:
+                    store.set_port(port, proto, before)
+                    changes.append(Change("port", "{}/{}".format(port, proto), before or ""))
+                for name, before in undo.modules:
+                    if before is None:
+                        store.remove_module(name)
+                    else:
+                        saved = os.path.join(workdir, "{}.{}".format(name, before[0]))
+                        with open(saved, "wb") as handle:
+                            handle.write(before[1])
+                        store.install_module_file(saved)
+                    changes.append(Change("module-restore", name, "" if before else "removed"))
+                store.commit()
+                store_commits = 1
+            finally:
+                store.close()
+                shutil.rmtree(workdir, ignore_errors=True)
+        if undo.subs_touched:
+            write_atomically(policy_root.subs_path, undo.subs_before)
+            subs_writes = 1
+            changes.append(Change("equivalence-restore", policy_root.subs_path, ""))
+        return CommitReport(changes, [], store_commits, subs_writes,
+                            policy_root.commit_number() - rebuild_before)
+
+
+def _policy_is_mls(policy_root):
+    # type: (PolicyRoot) -> bool
+    """MLS/MCS policies carry a level in every context; read it off the file contexts."""
+    try:
+        with open(policy_root.file_contexts) as handle:
+            for line in handle:
+                fields = line.split()
+                if len(fields) >= 2 and fields[-1].count(":") >= 2 and not line.startswith("#"):
+                    return fields[-1].count(":") >= 3
+    except (IOError, OSError):
+        pass
+    return True
