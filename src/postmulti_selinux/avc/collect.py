@@ -1,0 +1,154 @@
+"""Fold a stream of reader items into distinct denials (memory bounded by distinct denials, not
+by log length), then fill in paths of records that carried only ``name=`` from other records
+of the same inode; failing that, from a unique known path with that file name; failing that,
+from the one directory the same domain is seen working in (``path_from`` says which)."""
+
+import os
+from collections import OrderedDict
+
+from postmulti_selinux.avc.records import Denial, PolicyLoad, SelinuxError
+
+MAX_INDEX = 200000      # inode/name index entries kept for path resolution
+
+
+class DenialGroup(object):
+    """Identical denials (same types, class, object, result) with their perms merged."""
+
+    __slots__ = ("source", "target", "tclass", "result", "path", "path_from", "name", "dev",
+                 "ino", "port", "perms", "count", "first", "scontext", "tcontext", "comm",
+                 "exe", "permissive", "ioctlcmds", "capabilities")
+
+    def __init__(self, denial):
+        self.source = denial.scontext.type
+        self.target = denial.tcontext.type
+        self.tclass = denial.tclass
+        self.result = denial.result
+        self.path = denial.path
+        self.path_from = "record" if denial.path else None
+        self.name = denial.name
+        self.dev = denial.dev
+        self.ino = denial.ino
+        self.port = denial.port
+        self.perms = set()
+        self.count = 0
+        self.first = denial.stamp
+        self.scontext = denial.scontext
+        self.tcontext = denial.tcontext
+        self.comm = denial.comm
+        self.exe = denial.exe
+        self.permissive = denial.permissive
+        self.ioctlcmds = set()
+        self.capabilities = set()
+
+    def add(self, denial):
+        self.perms.update(denial.perms)
+        self.count += 1
+        if denial.ioctlcmd and len(self.ioctlcmds) < 32:
+            self.ioctlcmds.add(denial.ioctlcmd)
+        if denial.capability is not None:
+            self.capabilities.add(denial.capability)
+        if denial.permissive is not None:
+            self.permissive = denial.permissive if self.permissive is None else (self.permissive and denial.permissive)
+
+
+def _key(denial, path):
+    obj = path or (denial.dev, denial.ino, denial.name)
+    return (denial.scontext.type, denial.tcontext.type, denial.tclass, denial.result, obj, denial.port)
+
+
+class Collection(object):
+    """What a log says, folded: in-scope denial groups, SELinux errors, out-of-scope counts."""
+
+    def __init__(self, in_scope, since_last_load=False):
+        self.in_scope = in_scope
+        self.since_last_load = since_last_load
+        self.groups = OrderedDict()
+        self.errors = OrderedDict()
+        self.out_of_scope = OrderedDict()    # (source, target, tclass) -> [perms, count]
+        self.policy_loads = 0
+        self._inodes = {}
+        self._names = {}
+        self._dirs = {}          # (source, dev or None) -> directories its known paths are in
+
+    def add(self, item):
+        if isinstance(item, Denial):
+            self._add_denial(item)
+        elif isinstance(item, SelinuxError):
+            key = (item.op, item.reason, item.invalid_context, item.scontext, item.tcontext, item.tclass)
+            if key not in self.errors:
+                self.errors[key] = [item, 0]
+            self.errors[key][1] += 1
+        elif isinstance(item, PolicyLoad):
+            self.policy_loads += 1
+            if self.since_last_load:
+                self.groups.clear()
+                self.errors.clear()
+                self.out_of_scope.clear()
+
+    def add_all(self, items):
+        for item in items:
+            self.add(item)
+        return self
+
+    def _add_denial(self, denial):
+        source = denial.scontext.type
+        if not self.in_scope(source):
+            key = (source, denial.tcontext.type, denial.tclass)
+            entry = self.out_of_scope.get(key)
+            if entry is None:
+                if len(self.out_of_scope) >= MAX_INDEX:
+                    return
+                entry = self.out_of_scope[key] = [set(), 0]
+            entry[0].update(denial.perms)
+            entry[1] += 1
+            return
+        if denial.path and len(self._inodes) < MAX_INDEX:
+            if denial.ino is not None:
+                self._inodes[(denial.dev, denial.ino)] = denial.path
+            self._names.setdefault(os.path.basename(denial.path), set()).add(denial.path)
+            directory = os.path.dirname(denial.path)
+            for dev in (denial.dev, None):
+                self._dirs.setdefault((source, dev), set()).add(directory)
+        key = _key(denial, denial.path)
+        group = self.groups.get(key)
+        if group is None:
+            group = self.groups[key] = DenialGroup(denial)
+        group.add(denial)
+
+    def resolved_groups(self):
+        """Groups with paths filled in from the same inode (or a unique file name), re-merged."""
+        merged = OrderedDict()
+        for group in self.groups.values():
+            if not group.path:
+                path = self._inodes.get((group.dev, group.ino)) if group.ino is not None else None
+                if path:
+                    group.path, group.path_from = path, "inode"
+                elif group.name:
+                    candidates = self._names.get(group.name, ())
+                    dirs = self._dirs.get((group.source, group.dev), ())
+                    if len(candidates) == 1:
+                        group.path, group.path_from = next(iter(candidates)), "name"
+                    elif not candidates and len(dirs) == 1 and "/" not in group.name:
+                        # Only name=: the entry is most likely in the one directory this
+                        # domain is seen working in (e.g. master creating public/cleanup).
+                        group.path = os.path.join(next(iter(dirs)), group.name)
+                        group.path_from = "directory"
+            obj = group.path or (group.dev, group.ino, group.name)
+            key = (group.source, group.target, group.tclass, group.result, obj, group.port)
+            into = merged.get(key)
+            if into is None:
+                merged[key] = group
+            else:
+                into.perms.update(group.perms)
+                into.count += group.count
+                into.ioctlcmds.update(group.ioctlcmds)
+                into.capabilities.update(group.capabilities)
+                if _earlier(group.first, into.first):
+                    into.first = group.first
+        return list(merged.values())
+
+
+def _earlier(a, b):
+    if a.time is None:
+        return False
+    return b.time is None or a.time < b.time

@@ -1,0 +1,401 @@
+"""Stream audit records (raw audit.log, ``ausearch [-i]`` output, syslog/journal lines) into
+:class:`Denial`, :class:`SelinuxError` and :class:`PolicyLoad` items.
+
+Records of one event share an ``audit(time:serial)`` stamp; the AVC records come first and the
+SYSCALL/CWD/PATH records follow, so an event is kept open only while its records arrive (a
+small bounded window absorbs interleaving) and memory does not grow with the log. Lines that
+are not audit records, or are damaged, are counted in :class:`ReadStats` and skipped.
+"""
+
+import bz2
+import datetime
+import glob
+import gzip
+import os
+import re
+from collections import OrderedDict
+
+from postmulti_selinux.avc.records import Denial, PolicyLoad, SelinuxError, Stamp, parse_context
+from postmulti_selinux.errors import ToolError
+
+# Numeric record types as syslog/dmesg print them ("type=1400 audit(...)").
+_NUMERIC_TYPES = {"1400": "AVC", "1401": "SELINUX_ERR", "1300": "SYSCALL", "1302": "PATH",
+                  "1307": "CWD", "1403": "MAC_POLICY_LOAD", "1320": "EOE", "1107": "USER_AVC",
+                  "1122": "USER_SELINUX_ERR"}
+_WANTED = frozenset(["AVC", "USER_AVC", "SELINUX_ERR", "USER_SELINUX_ERR", "SYSCALL", "PATH",
+                     "CWD", "MAC_POLICY_LOAD", "EOE"])
+_JOINED = frozenset(["SYSCALL", "PATH", "CWD", "EOE"])
+
+_HEADER = re.compile(r"type=(?P<type>[A-Z_]+|\d{4})\s+(?:msg=)?audit\((?P<stamp>[^()]{1,64})\)\s?:\s?")
+# journald without auditd: "audit[2419]: AVC avc:  denied ..." (no stamp).
+_JOURNAL = re.compile(r"\baudit\[\d+\]: (?P<type>AVC|SELINUX_ERR|USER_AVC) (?P<body>.*)$")
+_AVC = re.compile(r"avc:\s+(?P<result>denied|granted)\s+\{(?P<perms>[^{}]*)\}\s+for\s(?P<rest>.*)$")
+_FIELD = re.compile(r'([A-Za-z_][A-Za-z0-9_-]*)=("[^"]*"|\'[^\']*\'|\S*)')
+_HEX = re.compile(r"\A(?:[0-9A-F]{2})+\Z")
+_PERM = re.compile(r"\A[A-Za-z][A-Za-z0-9_]{0,63}\Z")
+_INTERPRETED_TIME = ("%m/%d/%Y %H:%M:%S", "%m/%d/%y %H:%M:%S", "%Y-%m-%d %H:%M:%S")
+
+OPEN_EVENTS = 256       # events kept open at once waiting for their SYSCALL/PATH records
+
+
+class ReadStats(object):
+    """Counters of what the reader saw; nothing it could not read is fatal."""
+
+    def __init__(self):
+        self.lines = 0
+        self.records = 0        # audit records of any type
+        self.avc = 0            # AVC/USER_AVC records turned into denials
+        self.selinux_err = 0
+        self.policy_loads = 0
+        self.foreign = 0        # lines that are not audit records at all
+        self.malformed = 0      # AVC/SELINUX_ERR records we could not understand
+        self.filtered = 0       # records outside the time window
+        self.files = []         # type: list
+
+    def as_dict(self):
+        return dict((k, v) for k, v in vars(self).items())
+
+
+def fields(text):
+    # type: (str) -> dict
+    """key=value pairs of an audit record body; the first occurrence of a key wins."""
+    out = {}
+    for key, value in _FIELD.findall(text):
+        if key not in out:
+            out[key] = value
+    return out
+
+
+def unquote(value):
+    # type: (str) -> str
+    """Decode an audit value: "quoted", hex-encoded (untrusted strings), or bare."""
+    if value is None:
+        return None
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    if _HEX.match(value) and len(value) >= 2:
+        try:
+            return bytes.fromhex(value).decode("utf-8", "replace")
+        except ValueError:
+            return value
+    if value in ("(null)", "?", "(none)"):
+        return None
+    return value
+
+
+def _int(value, base=10):
+    try:
+        return int(value, base)
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_stamp(text):
+    # type: (str) -> Stamp
+    """``1564228663.666:56`` (raw) or ``07/27/2019 20:17:43.666:56`` (``ausearch -i``)."""
+    head, sep, serial = text.rpartition(":")
+    if not sep:
+        return Stamp(None, None)
+    serial_no = _int(serial.strip())
+    head = head.strip()
+    try:
+        return Stamp(float(head), serial_no)
+    except ValueError:
+        pass
+    main, _, frac = head.partition(".")
+    for fmt in _INTERPRETED_TIME:
+        try:
+            moment = datetime.datetime.strptime(main, fmt)
+        except ValueError:
+            continue
+        seconds = moment.timestamp()  # interpreted output is in local time
+        if frac.isdigit():
+            seconds += float("0." + frac)
+        return Stamp(seconds, serial_no)
+    return Stamp(None, serial_no)
+
+
+class _Event(object):
+    __slots__ = ("stamp", "avcs", "errs", "syscall", "cwd", "paths")
+
+    def __init__(self, stamp):
+        self.stamp = stamp
+        self.avcs = []
+        self.errs = []
+        self.syscall = None
+        self.cwd = None
+        self.paths = []
+
+
+class AuditReader(object):
+    """Turn lines into Denial / SelinuxError / PolicyLoad items, streaming.
+
+    ``since``/``until`` are epoch seconds; records without a time are kept (they cannot be
+    placed). ``stats`` is updated as lines are consumed.
+    """
+
+    def __init__(self, since=None, until=None):
+        self.since = since
+        self.until = until
+        self.stats = ReadStats()
+        self._open = OrderedDict()
+
+    # -- public -------------------------------------------------------------------------
+    def read_lines(self, lines):
+        """Yield items from an iterable of text lines; call :meth:`finish` (or use read_files)."""
+        for line in lines:
+            self.stats.lines += 1
+            try:
+                for item in self._line(line):
+                    yield item
+            except Exception:  # noqa: BLE001 - a damaged line must never stop the read
+                self.stats.malformed += 1
+        for item in self.finish():
+            yield item
+
+    def finish(self):
+        """Flush every open event (end of input)."""
+        while self._open:
+            _, event = self._open.popitem(last=False)
+            for item in self._emit(event):
+                yield item
+
+    def read_files(self, paths):
+        """Yield items from files in the given order (see :func:`expand_rotated`)."""
+        for path in paths:
+            self.stats.files.append(path)
+            with open_log(path) as handle:
+                for item in self.read_lines(handle):
+                    yield item
+
+    # -- one line -------------------------------------------------------------------------
+    def _line(self, line):
+        if "audit" not in line:
+            self.stats.foreign += 1
+            return
+        match = _HEADER.search(line)
+        if match:
+            rtype = _NUMERIC_TYPES.get(match.group("type"), match.group("type"))
+            stamp_text = match.group("stamp")
+            body = line[match.end():]
+        else:
+            match = _JOURNAL.search(line)
+            if not match:
+                self.stats.foreign += 1
+                return
+            rtype, stamp_text, body = match.group("type"), None, match.group("body")
+        self.stats.records += 1
+        if rtype not in _WANTED:
+            return
+        if rtype in _JOINED:
+            # Only useful for events already opened by an AVC/SELINUX_ERR record.
+            event = self._open.get(stamp_text)
+            if event is None:
+                return
+            self._join(event, rtype, body)
+            if rtype == "EOE":
+                del self._open[stamp_text]
+                for item in self._emit(event):
+                    yield item
+            return
+        stamp = parse_stamp(stamp_text) if stamp_text else Stamp(None, None)
+        if not self._in_window(stamp):
+            self.stats.filtered += 1
+            return
+        if rtype == "MAC_POLICY_LOAD":
+            self.stats.policy_loads += 1
+            # Emit what came before the load first, so "since last load" can drop it.
+            for item in self.finish():
+                yield item
+            yield PolicyLoad(stamp)
+            return
+        if stamp_text is None:
+            event = _Event(stamp)
+            self._add(event, rtype, body)
+            for item in self._emit(event):
+                yield item
+            return
+        event = self._open.get(stamp_text)
+        if event is None:
+            event = _Event(stamp)
+            self._open[stamp_text] = event
+            while len(self._open) > OPEN_EVENTS:
+                _, old = self._open.popitem(last=False)
+                for item in self._emit(old):
+                    yield item
+        self._add(event, rtype, body)
+
+    def _in_window(self, stamp):
+        if stamp.time is None:
+            return True
+        if self.since is not None and stamp.time < self.since:
+            return False
+        if self.until is not None and stamp.time > self.until:
+            return False
+        return True
+
+    def _add(self, event, rtype, body):
+        if rtype in ("AVC", "USER_AVC"):
+            event.avcs.append(body)
+        else:
+            event.errs.append(body)
+
+    @staticmethod
+    def _join(event, rtype, body):
+        if rtype == "SYSCALL":
+            event.syscall = fields(body)
+        elif rtype == "CWD":
+            event.cwd = unquote(fields(body).get("cwd"))
+        elif rtype == "PATH" and len(event.paths) < 16:
+            event.paths.append(fields(body))
+
+    # -- event -> items -------------------------------------------------------------------
+    def _emit(self, event):
+        for body in event.avcs:
+            denial = self._denial(event, body)
+            if denial is None:
+                self.stats.malformed += 1
+            else:
+                self.stats.avc += 1
+                yield denial
+        for body in event.errs:
+            err = self._selinux_err(event, body)
+            if err is None:
+                self.stats.malformed += 1
+            else:
+                self.stats.selinux_err += 1
+                yield err
+
+    def _denial(self, event, body):
+        match = _AVC.search(body)
+        if not match:
+            return None
+        perms = tuple(p for p in match.group("perms").split() if p)
+        if not perms or not all(_PERM.match(p) for p in perms):
+            return None
+        values = fields(match.group("rest"))
+        scontext = parse_context(unquote(values.get("scontext")))
+        tcontext = parse_context(unquote(values.get("tcontext")))
+        tclass = unquote(values.get("tclass"))
+        if scontext is None or tcontext is None or not tclass or not _PERM.match(tclass):
+            return None
+        syscall = event.syscall or {}
+        ino = _int(values.get("ino"))
+        name = unquote(values.get("name"))
+        path = unquote(values.get("path"))
+        if not path:
+            path = _path_from_records(event, name, ino)
+        permissive = values.get("permissive")
+        port = _int(values.get("src")) if "name_bind" in perms else _int(values.get("dest"))
+        success = syscall.get("success")
+        return Denial(
+            stamp=event.stamp, result=match.group("result"), perms=perms,
+            scontext=scontext, tcontext=tcontext, tclass=tclass,
+            path=path if path and path.startswith("/") else None,
+            name=name, dev=unquote(values.get("dev")), ino=ino,
+            comm=unquote(values.get("comm") or syscall.get("comm")),
+            exe=unquote(values.get("exe") or syscall.get("exe")),
+            pid=_int(values.get("pid")),
+            permissive=None if permissive is None else permissive == "1",
+            port=port, ioctlcmd=unquote(values.get("ioctlcmd")),
+            capability=_int(values.get("capability")),
+            success=None if success is None else success == "yes")
+
+    @staticmethod
+    def _selinux_err(event, body):
+        values = fields(body)
+        if not any(k in values for k in ("op", "invalid_context", "scontext", "reason")):
+            return None
+        syscall = event.syscall or {}
+        return SelinuxError(
+            stamp=event.stamp, op=unquote(values.get("op")), reason=unquote(values.get("reason")),
+            invalid_context=parse_context(unquote(values.get("invalid_context"))),
+            scontext=parse_context(unquote(values.get("scontext"))),
+            tcontext=parse_context(unquote(values.get("tcontext"))),
+            tclass=unquote(values.get("tclass")),
+            comm=unquote(values.get("comm") or syscall.get("comm")),
+            exe=unquote(values.get("exe") or syscall.get("exe")))
+
+
+def _path_from_records(event, name, ino):
+    """Full path from the event's PATH (and CWD) records, matched by inode, then by name."""
+    best = None
+    for record in event.paths:
+        rname = unquote(record.get("name"))
+        if not rname:
+            continue
+        rino = _int(record.get("inode"))
+        if ino is not None and rino == ino:
+            best = rname
+            break
+        if name and best is None and os.path.basename(rname.rstrip("/")) == name:
+            best = rname
+    if best and not best.startswith("/") and event.cwd and event.cwd.startswith("/"):
+        best = os.path.normpath(os.path.join(event.cwd, best))
+    return best
+
+
+def open_log(path):
+    """Open a (possibly gzip/bzip2-compressed) log as text; unreadable => ToolError."""
+    try:
+        if path == "-":
+            import sys
+            return sys.stdin
+        if path.endswith(".gz"):
+            return gzip.open(path, "rt", encoding="utf-8", errors="replace")
+        if path.endswith(".bz2"):
+            return bz2.open(path, "rt", encoding="utf-8", errors="replace")
+        return open(path, "r", encoding="utf-8", errors="replace")
+    except (IOError, OSError) as exc:
+        raise ToolError("cannot read audit log {}: {}".format(path, exc.strerror or exc),
+                        hint="pass a readable file with --input")
+
+
+def expand_rotated(path):
+    # type: (str) -> list
+    """``audit.log`` plus its rotations (``audit.log.1``, ``.2.gz`` …), oldest first."""
+    rotated = []
+    for candidate in glob.glob(glob.escape(path) + ".*"):
+        suffix = candidate[len(path) + 1:].split(".", 1)[0]
+        if suffix.isdigit():
+            rotated.append((int(suffix), candidate))
+    ordered = [p for _, p in sorted(rotated, reverse=True)]
+    if os.path.exists(path):
+        ordered.append(path)
+    return ordered
+
+
+def parse_since(text, now=None):
+    # type: (str, float) -> float
+    """``--since``: epoch seconds, ISO date/time, ``today``, ``yesterday``, ``recent`` (10 min),
+    ``boot``, ``this-week``... as far as a mail admin needs; anything else is a ToolError."""
+    now = now if now is not None else datetime.datetime.now().timestamp()
+    text = (text or "").strip()
+    midnight = datetime.datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    named = {"now": now, "recent": now - 600, "today": midnight.timestamp(),
+             "yesterday": (midnight - datetime.timedelta(days=1)).timestamp(),
+             "this-week": (midnight - datetime.timedelta(days=midnight.weekday())).timestamp()}
+    if text in named:
+        return named[text]
+    if text == "boot":
+        try:
+            with open("/proc/uptime") as handle:
+                return now - float(handle.read().split()[0])
+        except (IOError, OSError, ValueError, IndexError):
+            raise ToolError("cannot read /proc/uptime for --since boot")
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d",
+                "%m/%d/%Y %H:%M:%S", "%m/%d/%Y", "%H:%M:%S", "%H:%M"):
+        try:
+            moment = datetime.datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        if fmt.startswith("%H"):
+            moment = midnight.replace(hour=moment.hour, minute=moment.minute, second=moment.second)
+        return moment.timestamp()
+    raise ToolError("cannot understand time {!r}".format(text),
+                    hint="use e.g. 2024-05-01, '2024-05-01 10:00:00', 10:00, today, recent, boot, "
+                         "an epoch number, or 'load' for the last policy load")
