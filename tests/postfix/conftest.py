@@ -5,6 +5,7 @@ import os
 import shutil
 import signal
 import socket
+import tempfile
 import time
 
 import pytest
@@ -122,10 +123,15 @@ def _kill_instance(config_dir, queue_dir):
 
 
 class Tree(object):
-    """A temp-root multi-instance host under test."""
+    """A temp-root multi-instance host under test.
 
-    def __init__(self, root):
-        self.root = str(root)
+    The root is a fresh 0755 directory under the system temp dir (not pytest's 0700 tree):
+    Postfix daemons drop to the postfix user and must be able to reach their directories.
+    """
+
+    def __init__(self):
+        self.root = tempfile.mkdtemp(prefix="postmulti-selinux-test-")
+        os.chmod(self.root, 0o755)
         self.parent_dir = make_parent(self.root)
         self.manager = Manager(self.parent_dir)
 
@@ -144,13 +150,17 @@ class Tree(object):
             if child.queue_directory and instance_running(child):
                 _kill_instance(child.config_directory, child.queue_directory)
 
+    def remove(self):
+        self.stop_all()
+        shutil.rmtree(self.root, ignore_errors=True)
+
 
 @pytest.fixture
-def parent_tree(tmp_path):
+def parent_tree():
     """A parent only: postmulti -e init never ran."""
-    tree = Tree(tmp_path / "root")
+    tree = Tree()
     yield tree
-    tree.stop_all()
+    tree.remove()
 
 
 def build_two_children(tree):
@@ -163,11 +173,14 @@ def build_two_children(tree):
 
 
 @pytest.fixture(scope="module")
-def shared_host(tmp_path_factory):
+def shared_host():
     """One two-child host per test module; tests that change it undo their changes."""
-    tree = build_two_children(Tree(tmp_path_factory.mktemp("shared") / "root"))
-    yield tree
-    tree.stop_all()
+    tree = Tree()
+    try:
+        build_two_children(tree)
+        yield tree
+    finally:
+        tree.remove()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import ipaddress
 import os
 import re
 import shutil
+import time
 
 from postmulti_selinux.errors import ToolError
 from postmulti_selinux.postfix import files
@@ -19,6 +20,7 @@ from postmulti_selinux.postfix.files import Change, ScratchCopy
 from postmulti_selinux.postfix.tools import Postfix
 
 NAME_PREFIX = "postfix-"
+STOP_TIMEOUT = 30
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9!@%\-_=+:.]+$")  # postmulti's safe set, minus "/"
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9\-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9\-]*[A-Za-z0-9])?)*$")
 
@@ -265,8 +267,9 @@ class Manager(object):
         # type: (str, str) -> Change
         """Make the child's SMTP listener ``PORT`` or ``ADDR:PORT``.
 
-        Renames the default ``smtp inet`` entry (or the SMTP listener set earlier) in place with
-        ``postconf -F``, keeping its other fields; a no-op when it already listens there.
+        Renames the default ``smtp inet`` entry (or the SMTP listener set earlier) with
+        ``postconf -F``, keeping its other fields (postconf moves the renamed line to the end of
+        master.cf); a no-op when it already listens there.
         """
         service = parse_listener_spec(spec)
         child = self.child(name)
@@ -297,8 +300,7 @@ class Manager(object):
     def status(self, name):
         # type: (str) -> bool
         """True when the child's master process is running (``postfix status``)."""
-        child = self.child(name)
-        return self.postfix.postfix(child.config_directory, ["status"], check=False).returncode == 0
+        return self._running(self.child(name))
 
     def start(self, name):
         # type: (str) -> Change
@@ -308,7 +310,7 @@ class Manager(object):
             raise ToolError("instance {} is disabled: 'postmulti -p start' would only run "
                             "'postfix check' on it".format(child.label),
                             hint="enable it first: postmulti -i {} -e enable".format(child.label))
-        if instance_running(child):
+        if self._running(child):
             return Change("{} already running".format(child.label))
         self.postfix.postmulti(["-i", child.config_directory, "-p", "start"])
         return Change("start {}".format(child.label))
@@ -317,13 +319,21 @@ class Manager(object):
         # type: (str) -> Change
         """Stop the child (``postmulti -p stop``; ``postfix -c DIR stop`` when it is disabled)."""
         child = self.child(name)
-        if not instance_running(child):
+        if not self._running(child):
             return Change("{} not running".format(child.label))
+        pid = instance_running(child)
         if child.enabled:
             self.postfix.postmulti(["-i", child.config_directory, "-p", "stop"])
         else:
             self.postfix.postfix(child.config_directory, ["stop"])
+        deadline = time.time() + STOP_TIMEOUT
+        while pid and os.path.exists("/proc/{}".format(pid)) and time.time() < deadline:
+            time.sleep(0.1)  # "postfix stop" returns before master has closed its sockets
         return Change("stop {}".format(child.label))
+
+    def _running(self, child):
+        # type: (object) -> bool
+        return self.postfix.postfix(child.config_directory, ["status"], check=False).returncode == 0
 
 
 def undo(change):
