@@ -109,27 +109,37 @@ class _CliBackend(object):
                 raise ToolError("neither the setools Python module nor {} is available".format(tool),
                                 hint="install setools (EL7: setools-console)")
         self._states = {}  # type: typing.Dict[str, bool]
+        self._portcon_cache = None  # type: typing.Optional[list]
+        self._types = {}  # type: typing.Dict[str, bool]
 
     def _run(self, *args):
         # type: (*str) -> str
-        proc = subprocess.Popen(list(args) + [self.policy_file], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, universal_newlines=True)
+        command = [args[0], self.policy_file] + list(args[1:])
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                universal_newlines=True)
         out, err = proc.communicate()
         if proc.returncode != 0:
             raise ToolError("{} failed: {}".format(" ".join(args), (err or out).strip()[:300]))
         return out
 
+    def _portcons(self):
+        # type: () -> typing.List[typing.Tuple[str, int, int, str]]
+        """Every portcon statement (one seinfo run, cached): (proto, low, high, type)."""
+        if self._portcon_cache is None:
+            self._portcon_cache = []
+            for line in self._run("seinfo", "--portcon").splitlines():
+                match = re.match(r"\s*portcon\s+(\w+)\s+(\d+)(?:-(\d+))?\s+(\S+)", line)
+                if match:
+                    low = int(match.group(2))
+                    self._portcon_cache.append((match.group(1), low, int(match.group(3) or low),
+                                                match.group(4).split(":")[2]))
+        return self._portcon_cache
+
     def port_type(self, port, proto):
         # type: (int, str) -> str
-        matches = []
-        out = self._run("seinfo", "--portcon={}".format(port))
-        for index, line in enumerate(out.splitlines()):
-            match = re.match(r"\s*portcon\s+(\w+)\s+(\d+)(?:-(\d+))?\s+(\S+)", line)
-            if match and match.group(1) == proto:
-                low = int(match.group(2))
-                high = int(match.group(3) or low)
-                if low <= port <= high:
-                    matches.append((high - low, index, match.group(4).split(":")[2]))
+        matches = [(high - low, index, setype)
+                   for index, (kind, low, high, setype) in enumerate(self._portcons())
+                   if kind == proto and low <= port <= high]
         if matches:
             return min(matches)[2]
         out = self._run("seinfo", "--initialsid=port", "-x")
@@ -175,10 +185,14 @@ class _CliBackend(object):
 
     def has_type(self, name):
         # type: (str) -> bool
-        proc = subprocess.Popen(["seinfo", "-t", name, self.policy_file], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, universal_newlines=True)
-        out, _ = proc.communicate()
-        return proc.returncode == 0 and re.search(r"\b{}\b".format(re.escape(name)), out) is not None
+        if name not in self._types:
+            proc = subprocess.Popen(["seinfo", "-t", name, self.policy_file],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    universal_newlines=True)
+            out, _ = proc.communicate()
+            self._types[name] = proc.returncode == 0 and re.search(
+                r"\b{}\b".format(re.escape(name)), out) is not None
+        return self._types[name]
 
 
 def setools_available():

@@ -11,7 +11,9 @@ import base64
 import bz2
 import glob
 import os
+import pickle
 import shutil
+import sys
 import tempfile
 import typing
 
@@ -196,6 +198,49 @@ class _Store(object):
         semanage.semanage_set_root("")
 
 
+def _in_child_process(func, *args):
+    """Run ``func(*args)`` in a forked process and return its result (or raise its ToolError).
+
+    libsemanage fixes its store paths in static variables the first time a process connects
+    (``semanage_check_init``), so one process can only ever work on one store root. Each
+    store transaction therefore runs in its own short-lived child: any number of roots (the
+    live one, offline copies, one per test) can be used from one program.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child, results travel through the pipe
+        os.close(read_end)
+        try:
+            outcome = ("ok", func(*args))
+        except ToolError as exc:
+            outcome = ("tool", (exc.args[0] if exc.args else str(exc), exc.hint, exc.exit_code))
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            outcome = ("error", "{}: {}".format(type(exc).__name__, exc))
+        try:
+            data = pickle.dumps(outcome)
+        except Exception as exc:  # noqa: BLE001
+            data = pickle.dumps(("error", "unpicklable result: {}".format(exc)))
+        with os.fdopen(write_end, "wb") as pipe:
+            pipe.write(data)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        data = pipe.read()
+    os.waitpid(pid, 0)
+    if not data:
+        raise ToolError("the policy store worker died without an answer")
+    kind, value = pickle.loads(data)
+    if kind == "ok":
+        return value
+    if kind == "tool":
+        raise ToolError(value[0], hint=value[1], exit_code=value[2])
+    raise RuntimeError("policy store worker failed: {}".format(value))
+
+
 def installed_module(policy_root, name):
     # type: (PolicyRoot, str) -> typing.Optional[typing.Tuple[str, bytes]]
     """(lang_ext, bytes) of the highest-priority installed module ``name``, or None."""
@@ -292,10 +337,21 @@ class PolicyTransaction(object):
         """Apply everything in one store transaction; a no-op run touches nothing."""
         if self.report is not None:
             raise ToolError("this transaction was already committed")
+        rebuild_before = self.policy_root.commit_number()
+        if self._ports or self._modules:
+            changes, skipped, undo, store_commits, subs_writes = _in_child_process(self._commit)
+        else:
+            changes, skipped, undo, store_commits, subs_writes = self._commit()
+        self.undo_record = undo
+        self.report = CommitReport(changes, skipped, store_commits, subs_writes,
+                                   self.policy_root.commit_number() - rebuild_before)
+        return self.report
+
+    def _commit(self):
+        """The commit itself (in a child process whenever libsemanage is involved)."""
         undo = UndoRecord(self.policy_root.root, self.policy_root.policy_type)
         changes = [Change("equivalence", e.child, e.parent) for e in self._equivalences]
         skipped = list(self._skipped)
-        rebuild_before = self.policy_root.commit_number()
         store = None
         store_commits = subs_writes = 0
         try:
@@ -317,10 +373,7 @@ class PolicyTransaction(object):
         finally:
             if store is not None:
                 store.close()
-        self.undo_record = undo
-        self.report = CommitReport(changes, skipped, store_commits, subs_writes,
-                                   self.policy_root.commit_number() - rebuild_before)
-        return self.report
+        return changes, skipped, undo, store_commits, subs_writes
 
     def _apply_store(self, store, undo, skipped):
         # type: (_Store, UndoRecord, typing.List[Change]) -> typing.List[Change]
@@ -366,36 +419,43 @@ class PolicyTransaction(object):
         """Put back the state recorded in ``undo`` (one store transaction, like a commit)."""
         policy_root = PolicyRoot(root or undo.root, undo.policy_type)
         rebuild_before = policy_root.commit_number()
-        store_commits = subs_writes = 0
-        changes = []
+        changes, store_commits, subs_writes = [], 0, 0
         if undo.ports or undo.modules:
-            workdir = tempfile.mkdtemp(prefix="postmulti-selinux-undo-")
-            store = _Store(policy_root)
-            try:
-                store.begin()
-                for port, proto, before in undo.ports:
-                    store.set_port(port, proto, before)
-                    changes.append(Change("port", "{}/{}".format(port, proto), before or ""))
-                for name, before in undo.modules:
-                    if before is None:
-                        store.remove_module(name)
-                    else:
-                        saved = os.path.join(workdir, "{}.{}".format(name, before[0]))
-                        with open(saved, "wb") as handle:
-                            handle.write(before[1])
-                        store.install_module_file(saved)
-                    changes.append(Change("module-restore", name, "" if before else "removed"))
-                store.commit()
-                store_commits = 1
-            finally:
-                store.close()
-                shutil.rmtree(workdir, ignore_errors=True)
+            changes = _in_child_process(_revert_store, policy_root, undo)
+            store_commits = 1
         if undo.subs_touched:
             write_atomically(policy_root.subs_path, undo.subs_before)
             subs_writes = 1
             changes.append(Change("equivalence-restore", policy_root.subs_path, ""))
         return CommitReport(changes, [], store_commits, subs_writes,
                             policy_root.commit_number() - rebuild_before)
+
+
+def _revert_store(policy_root, undo):
+    # type: (PolicyRoot, UndoRecord) -> typing.List[Change]
+    """Store half of a revert: previous port records and modules, in one transaction."""
+    changes = []
+    workdir = tempfile.mkdtemp(prefix="postmulti-selinux-undo-")
+    store = _Store(policy_root)
+    try:
+        store.begin()
+        for port, proto, before in undo.ports:
+            store.set_port(port, proto, before)
+            changes.append(Change("port", "{}/{}".format(port, proto), before or ""))
+        for name, before in undo.modules:
+            if before is None:
+                store.remove_module(name)
+            else:
+                saved = os.path.join(workdir, "{}.{}".format(name, before[0]))
+                with open(saved, "wb") as handle:
+                    handle.write(before[1])
+                store.install_module_file(saved)
+            changes.append(Change("module-restore", name, "" if before else "removed"))
+        store.commit()
+    finally:
+        store.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+    return changes
 
 
 def _policy_is_mls(policy_root):
