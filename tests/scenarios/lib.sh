@@ -1,0 +1,67 @@
+# Helpers shared by every scenario script (VM test bed and vagrant/ boxes alike). Sourced, not run.
+# PMS_OUT: where facts and captures go (the runner copies it back to the host).
+PMS_OUT=${PMS_OUT:-/tmp/pms-out}
+mkdir -p "$PMS_OUT"
+
+# fact KEY VALUE: record one observation as KEY=VALUE (newlines folded) for the host-side test.
+fact() {
+    local key=$1; shift
+    printf '%s=%s\n' "$key" "$(printf '%s' "$*" | tr '\n' ' ')" >>"$PMS_OUT/facts"
+    printf 'fact %s=%s\n' "$key" "$*"
+}
+
+# step TEXT: a visible marker in the scenario log.
+step() { printf '\n=== %s\n' "$*"; }
+
+# label PATH: the SELinux type of PATH (or "missing").
+label() { if [ -e "$1" ]; then stat -c %C "$1" | cut -d: -f3; else echo missing; fi; }
+
+# Restart Postfix the way the host's service manager does it, for parent and children.
+# Debian: a systemd generator turns multi_instance_directories into postfix@NAME units.
+# EL7/8/9: one postfix.service whose "postfix start" runs the multi-instance wrapper.
+restart_postfix() {
+    if [ -x /lib/systemd/system-generators/postfix-instance-generator ] || \
+       [ -x /usr/lib/systemd/system-generators/postfix-instance-generator ]; then
+        systemctl daemon-reload
+    fi
+    if command -v systemctl >/dev/null 2>&1; then
+        systemctl restart postfix
+    else
+        service postfix restart
+    fi
+}
+
+# The unit that runs instance $1 under the service manager.
+instance_unit() {
+    if systemctl cat "postfix@$1.service" >/dev/null 2>&1; then echo "postfix@$1.service"; else echo postfix.service; fi
+}
+
+# listening ADDR:PORT -> "yes" if a TCP socket listens there.
+listening() {
+    if ss -Hltn "sport = :${1##*:}" 2>/dev/null | grep -q "${1%:*}:${1##*:}"; then echo yes; else echo no; fi
+}
+
+# smtp_probe HOST PORT: print the greeting code, EHLO code and the DATA result code.
+smtp_probe() {
+    python3 - "$1" "$2" <<'PY'
+import smtplib, sys
+try:
+    s = smtplib.SMTP(sys.argv[1], int(sys.argv[2]), timeout=20)
+    code, _ = s.ehlo("probe.example")
+    refused = s.sendmail("probe@example.com", ["root@localhost"], "Subject: pms probe\r\n\r\nhello\r\n")
+    print("ehlo={} refused={}".format(code, len(refused)))
+    s.quit()
+except Exception as exc:
+    print("error={}:{}".format(type(exc).__name__, str(exc).replace(" ", "_")))
+PY
+}
+
+# Mark the audit log so "new AVCs since here" can be counted.
+audit_mark() { date +%s >"$PMS_OUT/audit_mark.$1"; }
+
+# postfix_denials SINCE_EPOCH: AVC/SELINUX_ERR records naming a postfix domain since that time.
+postfix_denials() {
+    local since=$1
+    grep -hE 'type=(AVC|USER_AVC|SELINUX_ERR)' /var/log/audit/audit.log | grep -E 'postfix_[a-z_]*_t' |
+        awk -v since="$since" '{ split($0, a, "audit\\("); split(a[2], b, "."); if (b[1] + 0 >= since) print }'
+}
