@@ -25,7 +25,29 @@ class RuleHit(NamedTuple):
     when: Optional[bool]          # the rule applies when the expression is this value
 
 
-class SetoolsPolicy(object):
+class _DomainIndex(object):
+    """Answer rule queries from all allow/dontaudit rules of a source domain, fetched once per
+    domain (one policy scan each) and filtered in memory: a scan costs about a second."""
+
+    def te_rules(self, ruletypes, source, target=None, tclass=None, perms=None):
+        """Rules of ``ruletypes`` whose source (and target) cover the given types, attributes
+        expanded; with ``perms``, rules granting any of them."""
+        if source not in self._rules:
+            self._rules[source] = self._fetch(source)
+        targets = self.type_and_attributes(target) if target else None
+        perms = frozenset(perms) if perms else None
+        return [hit for hit in self._rules[source]
+                if hit.ruletype in ruletypes and (tclass is None or hit.tclass == tclass)
+                and (targets is None or hit.target in targets)
+                and (perms is None or hit.perms & perms)]
+
+    def type_and_attributes(self, name):
+        if name not in self._attrs:
+            self._attrs[name] = frozenset([name]) | self._attributes_of(name)
+        return self._attrs[name]
+
+
+class SetoolsPolicy(_DomainIndex):
     """Policy questions answered by the setools library."""
 
     backend = "setools"
@@ -43,20 +65,20 @@ class SetoolsPolicy(object):
         except Exception as exc:  # setools raises its own InvalidPolicy/OSError types
             raise ToolError("cannot load policy {}: {}".format(path, exc))
         self._expand = {}
+        self._rules = {}
+        self._attrs = {}
 
-    def te_rules(self, ruletypes, source, target=None, tclass=None, perms=None):
-        """Rules of ``ruletypes`` whose source (target) covers the given type, attributes expanded."""
-        kwargs = dict(ruletype=list(ruletypes), source=source)
-        if target:
-            kwargs["target"] = target
-        if tclass:
-            kwargs["tclass"] = [tclass]
-        if perms:
-            kwargs["perms"] = set(perms)
+    def _attributes_of(self, name):
         try:
-            query = self._setools.TERuleQuery(self._policy, **kwargs)
+            return frozenset(str(a) for a in self._policy.lookup_type(name).attributes())
+        except Exception:
+            return frozenset()
+
+    def _fetch(self, source):
+        try:
+            query = self._setools.TERuleQuery(self._policy, ruletype=["allow", "dontaudit"], source=source)
             results = list(query.results())
-        except Exception:  # unknown type/class names: nothing matches
+        except Exception:  # unknown type names: nothing matches
             return []
         hits = []
         for rule in results:
@@ -121,7 +143,7 @@ _RULE_LINE = re.compile(
 _EL7_FLAG = re.compile(r"\A\s*([ED][TF])\s+")
 
 
-class SesearchPolicy(object):
+class SesearchPolicy(_DomainIndex):
     """Policy questions answered by the ``sesearch`` and ``seinfo`` tools (setools 3 or 4)."""
 
     backend = "sesearch"
@@ -131,7 +153,9 @@ class SesearchPolicy(object):
         self._sesearch = sesearch
         self._seinfo = seinfo
         self._expand = {}
-        self._cache = {}
+        self._rules = {}
+        self._attrs = {}
+        self._all_types = None
         self._run([self._seinfo, "--version"], "seinfo")
 
     def _run(self, argv, tool):
@@ -144,26 +168,26 @@ class SesearchPolicy(object):
                             hint="install setools (setools-console on EL)")
         return proc.returncode, out, err
 
-    def te_rules(self, ruletypes, source, target=None, tclass=None, perms=None):
-        key = (tuple(ruletypes), source, target, tclass, tuple(sorted(perms or ())))
-        if key in self._cache:
-            return self._cache[key]
-        argv = [self._sesearch]
-        for ruletype in ruletypes:
-            argv.append({"allow": "--allow", "dontaudit": "--dontaudit",
-                         "auditallow": "--auditallow"}[ruletype])
-        argv += ["-s", source]
-        if target:
-            argv += ["-t", target]
-        if tclass:
-            argv += ["-c", tclass]
-        if perms:
-            argv += ["-p", ",".join(sorted(perms))]
-        argv.append(self.path)
-        code, out, _ = self._run(argv, "sesearch")
-        hits = [] if code != 0 else self._parse(out)
-        self._cache[key] = hits
-        return hits
+    def _fetch(self, source):
+        code, out, _ = self._run([self._sesearch, "--allow", "--dontaudit", "-s", source, self.path], "sesearch")
+        return [] if code != 0 else self._parse(out)
+
+    def _types(self):
+        """type -> its attributes, from one ``seinfo -t -x`` run."""
+        if self._all_types is None:
+            code, out, _ = self._run([self._seinfo, "-t", "-x", self.path], "seinfo")
+            types = {}
+            if code == 0:
+                for line in out.splitlines():
+                    match = re.match(r"\s*type\s+([\w.-]+)\s*(?:,([^;]*))?;", line)
+                    if match:
+                        types[match.group(1)] = frozenset(
+                            x.strip() for x in (match.group(2) or "").split(",") if x.strip())
+            self._all_types = types
+        return self._all_types
+
+    def _attributes_of(self, name):
+        return self._types().get(name, frozenset())
 
     @staticmethod
     def _parse(out):
@@ -192,19 +216,22 @@ class SesearchPolicy(object):
         return code, out
 
     def expand(self, name):
-        if name not in self._expand:
-            code, out = self._seinfo_list("-a", name)
-            members = [l.strip().rstrip(",;") for l in out.splitlines()
-                       if l.startswith(("\t", "      ")) and l.strip()]
-            if code == 0 and members:
-                self._expand[name] = frozenset(members)
-            else:
-                self._expand[name] = frozenset([name]) if self.has_type(name) else frozenset()
-        return self._expand[name]
+        if not self._expand:
+            code, out, _ = self._run([self._seinfo, "-a", "-x", self.path], "seinfo")
+            current = None
+            for line in out.splitlines() if code == 0 else ():
+                match = re.match(r"\s*attribute\s+([\w.-]+)\s*;", line)
+                if match:
+                    current = self._expand.setdefault(match.group(1), set())
+                elif current is not None and line.strip() and line[:1] == "\t":
+                    current.add(line.strip().rstrip(",;"))
+            self._expand[None] = set()
+        if name in self._expand:
+            return frozenset(self._expand[name])
+        return frozenset([name]) if self.has_type(name) else frozenset()
 
     def has_type(self, name):
-        code, out, _ = self._run([self._seinfo, "-t", name, self.path], "seinfo")
-        return code == 0 and re.search(r"^\s*(type\s+)?{}\b".format(re.escape(name)), out, re.M) is not None
+        return name in self._types()
 
     def _braced(self, option, name, keyword):
         code, out = self._seinfo_list(option, name)

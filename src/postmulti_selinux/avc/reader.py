@@ -210,6 +210,8 @@ class AuditReader(object):
             yield PolicyLoad(stamp)
             return
         if stamp_text is None:
+            for item in self.finish():      # keep log order
+                yield item
             event = _Event(stamp)
             self._add(event, rtype, body)
             for item in self._emit(event):

@@ -133,12 +133,15 @@ class Triage(object):
                                              self.scope, self.allow_sensitive)
             finding.refused = refusal
             finding.rule = Rule(rule.source, rule.target, rule.tclass, tuple(sorted(kept))) if kept else None
+            if refusal and not kept:
+                finding.fix = "none: refused by the least-privilege guard (fix the cause; override only with --allow-sensitive)"
         if finding.role_rule is not None:
             reason = guard.check_role(finding.role_rule.role, finding.role_rule.type, self.scope,
                                       self.allow_sensitive)
             if reason:
                 finding.refused = guard.Refusal((), reason)
                 finding.role_rule = None
+                finding.fix = "none: refused by the least-privilege guard"
         return finding
 
     # -- AVC denials ------------------------------------------------------------------------

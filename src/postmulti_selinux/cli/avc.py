@@ -1,0 +1,115 @@
+"""``postmulti-selinux avc``: explain denials; write/compile/install a module only on request."""
+
+import json
+import os
+
+import click
+
+from postmulti_selinux.errors import ToolError
+
+DEFAULT_LOG = "/var/log/audit/audit.log"
+
+
+@click.command("avc")
+@click.option("--input", "inputs", multiple=True, metavar="FILE",
+              help="Audit log(s) to read (raw audit.log, ausearch [-i] output, syslog/journal "
+                   "text; '-' for stdin). Default: {} and its rotations.".format(DEFAULT_LOG))
+@click.option("--since", metavar="TIME",
+              help="Only records from TIME on (date/time, epoch, today, recent, boot), or 'load' "
+                   "for records since the last policy load.")
+@click.option("--instance", metavar="NAME", help="Only denials on this instance's paths (e.g. postfix-sub).")
+@click.option("--domain", "domains", multiple=True, metavar="TYPE",
+              help="Also analyse this domain (default scope: postfix_*_t).")
+@click.option("--explain", is_flag=True, help="Explain every finding (the default action).")
+@click.option("--module", "module_name", metavar="NAME",
+              help="Write NAME.te/.pp (and .fc with --fc) for the true policy gaps.")
+@click.option("--output-dir", type=click.Path(file_okay=False), default=".", show_default=True,
+              help="Where --module writes its files.")
+@click.option("--fc", "with_fc", is_flag=True, help="Also label mislabeled child paths in the module's .fc.")
+@click.option("--install", is_flag=True, help="Install the module (requires --module).")
+@click.option("--allow-sensitive", is_flag=True,
+              help="Do not refuse security-sensitive rules (shadow_t, load_policy, sys_module, …).")
+@click.option("--root", type=click.Path(file_okay=False), default="/", show_default=True,
+              help="Alternate root holding etc/selinux and var/lib/selinux (offline mode).")
+@click.option("--store", metavar="NAME", help="Policy store name (default: SELINUXTYPE under --root).")
+@click.option("--policy", "policy_file", type=click.Path(dir_okay=False), help="Binary policy file.")
+@click.option("--file-contexts", type=click.Path(dir_okay=False), help="file_contexts for expected labels.")
+@click.option("--backend", type=click.Choice(["auto", "setools", "sesearch"]), default="auto",
+              show_default=True, help="How to query the policy.")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.option("-v", "--verbose", is_flag=True, help="Say which files, policy and backend were used.")
+def avc_command(inputs, since, instance, domains, explain, module_name, output_dir, with_fc, install,
+                allow_sensitive, root, store, policy_file, file_contexts, backend, as_json, verbose):
+    """Explain SELinux denials of Postfix and fix by labels first; a module only for true gaps."""
+    from postmulti_selinux.avc import analysis, build, paths, policy, reader
+    from postmulti_selinux.avc.records import is_identifier
+
+    if install and not module_name:
+        raise ToolError("--install needs --module NAME")
+    for domain in domains:
+        if not is_identifier(domain):
+            raise ToolError("invalid domain {!r}".format(domain))
+    store = store or paths.selinux_type(root)
+    policy_file = policy_file or paths.binary_policy_path(root, store)
+    file_contexts = file_contexts or paths.file_contexts_path(root, store)
+    query = policy.open_policy(policy_file, backend)
+    expected = paths.SelabelExpected(file_contexts)
+
+    since_time, since_load = None, False
+    if since == "load":
+        since_load = True
+    elif since:
+        since_time = reader.parse_since(since)
+    files = []
+    for name in inputs or (DEFAULT_LOG,):
+        found = [name] if name == "-" else (reader.expand_rotated(name) if not inputs else [name])
+        if not found or (name != "-" and not all(os.path.exists(f) for f in found)):
+            raise ToolError("audit log not found: {}".format(name), hint="pass --input FILE")
+        files.extend(found)
+
+    installed = build.read_installed(module_name, store, root) if module_name else None
+    result = analysis.analyse(query, files=files, expected_context=expected, domains=domains,
+                              since=since_time, since_last_load=since_load, instance=instance,
+                              installed=installed, allow_sensitive=allow_sensitive)
+    module, unchanged, built = None, False, None
+    if module_name:
+        module, unchanged = analysis.plan_module(result.findings, module_name, installed, with_fc)
+        if module is not None:
+            built = build.compile_module(module, output_dir)
+            if install and not unchanged:
+                build.install_module(built.pp_path, store, root)
+
+    if as_json:
+        click.echo(json.dumps({
+            "findings": [f.as_dict() for f in result.findings],
+            "stats": result.stats.as_dict(),
+            "policy": {"file": policy_file, "backend": query.backend, "store": store},
+            "module": None if module is None else {
+                "name": module.name, "version": module.version, "digest": module.digest,
+                "unchanged": unchanged, "installed": bool(install and not unchanged),
+                "te": built.te_path, "fc": built.fc_path, "pp": built.pp_path},
+        }, indent=2, sort_keys=True))
+        return
+    if verbose:
+        click.echo("read {} ({} lines, {} denials, {} SELINUX_ERR, {} foreign/{} malformed skipped); "
+                   "policy {} via {}".format(", ".join(files), result.stats.lines, result.stats.avc,
+                                             result.stats.selinux_err, result.stats.foreign,
+                                             result.stats.malformed, policy_file, query.backend))
+    if not result.findings:
+        click.echo("no denials of Postfix domains found")
+    for finding in result.findings:
+        click.echo(finding.line())
+        if finding.fix and finding.kind not in ("out_of_scope",):
+            click.echo("    fix: {}".format(finding.fix))
+    if module_name:
+        if module is None:
+            click.echo("no module needed: every finding is fixed without an allow rule")
+        else:
+            state = "unchanged (already installed)" if unchanged else (
+                "installed" if install else "written, not installed")
+            click.echo("module {} {}: {} ({})".format(module.name, module.version, built.pp_path, state))
+
+
+def register(group):
+    """Add the ``avc`` subcommand to the ``postmulti-selinux`` click group."""
+    group.add_command(avc_command)
