@@ -170,19 +170,31 @@ class _Store(object):
         self._check(semanage.semanage_port_modify_local(self.handle, key, record),
                     "label port {}/{}".format(port, proto))
 
+    def _call(self, what, func, *args):
+        """Call a libsemanage function; its failures (rc < 0 or OSError) become ToolError."""
+        try:
+            rc = func(self.handle, *args)
+        except OSError as exc:
+            raise ToolError("policy store: could not {} ({})".format(what, exc.strerror or exc))
+        self._check(rc, what)
+        return rc
+
     def install_module_file(self, path):
         # type: (str) -> None
-        self._check(semanage.semanage_module_install_file(self.handle, path),
-                    "install the policy module {}".format(path))
+        self._call("install the policy module {}".format(path),
+                   semanage.semanage_module_install_file, path)
 
     def remove_module(self, name):
         # type: (str) -> None
-        self._check(semanage.semanage_module_remove(self.handle, name),
-                    "remove the policy module {}".format(name))
+        self._call("remove the policy module {}".format(name), semanage.semanage_module_remove,
+                   name)
 
     def commit(self):
         # type: () -> None
-        rc = semanage.semanage_commit(self.handle)
+        try:
+            rc = semanage.semanage_commit(self.handle)
+        except OSError:
+            rc = -1
         self.in_transaction = False
         if rc < 0:
             raise ToolError("the policy store rejected the changes; nothing was committed",
