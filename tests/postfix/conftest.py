@@ -55,6 +55,37 @@ def host_postfix_untouched():
         assert tree_digest(HOST_CONFIG_DIR) == before, "tests changed the host's /etc/postfix"
 
 
+LIVE_ROOTS = set()
+
+
+def _age_config_files():
+    """Postfix re-reads a main.cf/master.cf until it is ~2 s old ("cool down"); in tests we
+    age the files of live test trees instead of sleeping. Only mtimes change, never bytes."""
+    past = time.time() - 60
+    for root in list(LIVE_ROOTS):
+        etc = os.path.join(root, "etc")
+        for dirpath, _, filenames in os.walk(etc):
+            for name in filenames:
+                if name in ("main.cf", "master.cf"):
+                    try:
+                        os.utime(os.path.join(dirpath, name), (past, past))
+                    except OSError:
+                        pass
+
+
+@pytest.fixture(autouse=True)
+def cool_config_files(monkeypatch):
+    from postmulti_selinux.postfix import tools
+
+    original = tools.run_command
+
+    def run_cooled(argv, *args, **kwargs):
+        _age_config_files()
+        return original(argv, *args, **kwargs)
+
+    monkeypatch.setattr(tools, "run_command", run_cooled)
+
+
 def free_port():
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -132,6 +163,7 @@ class Tree(object):
     def __init__(self):
         self.root = tempfile.mkdtemp(prefix="postmulti-selinux-test-")
         os.chmod(self.root, 0o755)
+        LIVE_ROOTS.add(self.root)
         self.parent_dir = make_parent(self.root)
         self.manager = Manager(self.parent_dir)
 
@@ -152,6 +184,7 @@ class Tree(object):
 
     def remove(self):
         self.stop_all()
+        LIVE_ROOTS.discard(self.root)
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -172,9 +205,9 @@ def build_two_children(tree):
     return tree
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def shared_host():
-    """One two-child host per test module; tests that change it undo their changes."""
+    """One two-child host per session; tests that change it undo their changes."""
     tree = Tree()
     try:
         build_two_children(tree)
