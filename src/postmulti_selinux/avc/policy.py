@@ -32,14 +32,22 @@ class _DomainIndex(object):
     def te_rules(self, ruletypes, source, target=None, tclass=None, perms=None):
         """Rules of ``ruletypes`` whose source (and target) cover the given types, attributes
         expanded; with ``perms``, rules granting any of them."""
+        perms = frozenset(perms) if perms else None
+        key = (tuple(ruletypes), source, target, tclass, perms)
+        cache = self.__dict__.setdefault("_answers", {})
+        if key in cache:
+            return cache[key]
         if source not in self._rules:
             self._rules[source] = self._fetch(source)
         targets = self.type_and_attributes(target) if target else None
-        perms = frozenset(perms) if perms else None
-        return [hit for hit in self._rules[source]
+        hits = [hit for hit in self._rules[source]
                 if hit.ruletype in ruletypes and (tclass is None or hit.tclass == tclass)
                 and (targets is None or hit.target in targets)
                 and (perms is None or hit.perms & perms)]
+        if len(cache) > 50000:
+            cache.clear()
+        cache[key] = hits
+        return hits
 
     def type_and_attributes(self, name):
         if name not in self._attrs:

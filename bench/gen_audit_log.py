@@ -1,0 +1,74 @@
+"""Write a synthetic raw audit.log: half non-AVC noise, a SYSCALL (and sometimes PATH/EOE)
+record per AVC, a skewed domain/type mix with a few out-of-scope domains.
+
+Usage: .venv/bin/python bench/gen_audit_log.py LINES OUTPUT [--seed N]
+"""
+
+import argparse
+import random
+
+DOMAINS = [("postfix_master_t", 40), ("postfix_smtpd_t", 15), ("postfix_qmgr_t", 10),
+           ("postfix_pickup_t", 8), ("postfix_local_t", 5), ("httpd_t", 12), ("sshd_t", 6),
+           ("named_t", 4)]
+TARGETS = [("postfix_spool_t", "fifo_file", ["read", "write", "open", "getattr"], 30),
+           ("postfix_spool_t", "sock_file", ["write", "create", "unlink", "setattr"], 20),
+           ("postfix_etc_t", "dir", ["setattr", "write", "add_name"], 10),
+           ("var_lib_t", "file", ["read", "write", "lock", "open"], 10),
+           ("etc_t", "file", ["read", "getattr"], 8),
+           ("var_spool_t", "dir", ["search", "write", "add_name"], 8),
+           ("tmp_t", "file", ["create", "write"], 6),
+           ("shadow_t", "file", ["read"], 1)]
+NOISE = ['type=USER_ACCT msg=audit({s}): pid=1{n} uid=0 auid=0 ses=1 msg=\'op=PAM:accounting grantors=pam_permit acct="root" exe="/usr/sbin/cron" hostname=? addr=? terminal=cron res=success\'',
+         'type=CRED_DISP msg=audit({s}): pid=2{n} uid=0 auid=0 ses=2 msg=\'op=PAM:setcred grantors=pam_env,pam_unix acct="root" exe="/usr/sbin/cron" hostname=? addr=? terminal=cron res=success\'',
+         'type=SERVICE_START msg=audit({s}): pid=1 uid=0 auid=4294967295 ses=4294967295 msg=\'unit=postfix@- comm="systemd" exe="/usr/lib/systemd/systemd" hostname=? addr=? terminal=? res=success\'',
+         'type=LOGIN msg=audit({s}): pid=3{n} uid=0 old-auid=4294967295 auid=0 tty=(none) old-ses=4294967295 ses=3 res=1',
+         'type=PROCTITLE msg=audit({s}): proctitle=2F7573722F7362696E2F63726F6E']
+
+
+def weighted(rng, items):
+    return rng.choices(items, weights=[i[-1] for i in items])[0]
+
+
+def generate(lines, out, seed=1):
+    rng = random.Random(seed)
+    t, serial, written = 1700000000.0, 1000, 0
+    with open(out, "w") as handle:
+        while written < lines:
+            t += rng.random() * 0.5
+            serial += 1
+            stamp = "{:.3f}:{}".format(t, serial)
+            if rng.random() < 0.5:
+                handle.write(rng.choice(NOISE).format(s=stamp, n=serial % 1000) + "\n")
+                written += 1
+                continue
+            domain = weighted(rng, DOMAINS)[0]
+            target, tclass, perms, _ = weighted(rng, TARGETS)
+            perm = " ".join(sorted(rng.sample(perms, min(len(perms), rng.choice([1, 1, 2])))))
+            inst = rng.choice(["sub", "out", "in"])
+            ino = rng.randrange(100, 400)
+            name = "f{}".format(ino)
+            handle.write('type=AVC msg=audit({}): avc:  denied  {{ {} }} for  pid={} comm="{}" name="{}" '
+                         'dev="vda1" ino={} scontext=system_u:system_r:{}:s0 tcontext=system_u:object_r:{}:s0 '
+                         'tclass={} permissive=0\n'.format(stamp, perm, 100 + serial % 900, domain[:-2][-15:],
+                                                            name, ino, domain, target, tclass))
+            handle.write('type=SYSCALL msg=audit({}): arch=c000003e syscall=2 success=no exit=-13 a0=1 a1=2 '
+                         'a2=3 a3=0 items=1 ppid=1 pid={} auid=4294967295 uid=0 gid=0 euid=0 suid=0 fsuid=0 '
+                         'egid=0 sgid=0 fsgid=0 tty=(none) ses=4294967295 comm="{}" exe="/usr/lib/postfix/sbin/x" '
+                         'subj=system_u:system_r:{}:s0 key=(null)\n'.format(stamp, 100 + serial % 900,
+                                                                           domain[:-2][-15:], domain))
+            written += 2
+            if rng.random() < 0.5:
+                handle.write('type=PATH msg=audit({}): item=0 name="/var/spool/postfix-{}/d/{}" inode={} '
+                             'dev=fe:01 mode=0100644 ouid=0 ogid=0 rdev=00:00 obj=system_u:object_r:{}:s0 '
+                             'nametype=NORMAL\n'.format(stamp, inst, name, ino, target))
+                handle.write("type=EOE msg=audit({}):\n".format(stamp))
+                written += 2
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("lines", type=int)
+    parser.add_argument("output")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    generate(args.lines, args.output, args.seed)
