@@ -1,0 +1,296 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: postmulti-selinux contributors
+# GNU General Public License v2.0+ (see https://www.gnu.org/licenses/old-licenses/gpl-2.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: postmulti_selinux
+short_description: Run a Postfix multi-instance child with SELinux enforcing
+version_added: "0.1.0"
+description:
+  - Secures one Postfix C(postmulti) child instance on an SELinux host by running the installed
+    C(postmulti-selinux) tool (C(postmulti-selinux secure NAME --json)). The child's config, spool
+    and data paths get the parent's labels, its listener port becomes bindable, the data
+    directory gets Postfix's owner, Postfix is restarted through the service manager and the
+    child is verified (master domain, SMTP greeting on every listener, still enforcing, no new
+    denials).
+  - All decisions are made by the tool; this module only maps its JSON report to Ansible's
+    C(changed), C(diff) and failure conventions.
+  - With I(state=absent) the tool's C(undo) puts back the prior state recorded in its journal.
+  - The tool never changes the SELinux enforcement mode and refuses to run where SELinux is
+    disabled.
+author:
+  - postmulti-selinux contributors (!UNKNOWN)
+requirements:
+  - The C(postmulti-selinux) tool on the managed host (the C(postmulti.selinux.secure_children) role installs it).
+  - SELinux in enforcing or permissive mode, Postfix with C(postmulti).
+options:
+  name:
+    description:
+      - The Postfix instance name as C(postmulti) knows it, for example C(postfix-sub).
+    type: str
+    required: true
+  listen:
+    description:
+      - The child's SMTP listener as C(ADDR:PORT), for example C(127.0.0.1:10025).
+      - Mutually exclusive with I(port).
+    type: str
+  port:
+    description:
+      - The child's SMTP listener port on all addresses. Mutually exclusive with I(listen).
+    type: int
+  group:
+    description:
+      - The C(postmulti) instance group of the child (used with I(create)).
+    type: str
+  create:
+    description:
+      - Create the instance with C(postmulti) when it does not exist yet.
+    type: bool
+    default: false
+  state:
+    description:
+      - I(present) secures the instance; I(absent) undoes what the tool changed for it.
+    type: str
+    choices: [present, absent]
+    default: present
+  executable:
+    description:
+      - Path of the C(postmulti-selinux) command. By default it is looked up on C(PATH)
+        and in C(/usr/local/sbin), C(/usr/local/bin) and C(/opt/postmulti-selinux/bin).
+    type: path
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+    details: Runs the tool with C(--dry-run); it plans and changes nothing.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
+    support: full
+    details: Before/after of labels, port types, policy module and config lines, as the tool reports them.
+  platform:
+    description: Target OS/families that can be operated against.
+    support: N/A
+    platforms: posix
+notes:
+  - Check mode with I(state=absent) needs the tool's C(undo --dry-run).
+  - Runs are serialised on the host by the tool's own lock.
+'''
+
+EXAMPLES = r'''
+- name: Secure the seed's child on 127.0.0.1:10025
+  postmulti.selinux.postmulti_selinux:
+    name: postfix-sub
+    listen: 127.0.0.1:10025
+
+- name: Create and secure an outbound child in group mta
+  postmulti.selinux.postmulti_selinux:
+    name: postfix-out
+    listen: 127.0.0.1:2525
+    group: mta
+    create: true
+
+- name: Undo everything the tool changed for postfix-sub
+  postmulti.selinux.postmulti_selinux:
+    name: postfix-sub
+    state: absent
+'''
+
+RETURN = r'''
+instance:
+  description: The instance name the tool worked on.
+  returned: always
+  type: str
+  sample: postfix-sub
+plan:
+  description: The tool's plan, each action with its reason and whether it was already satisfied.
+  returned: when I(state=present)
+  type: dict
+  sample:
+    instance: postfix-sub
+    actions:
+      - kind: fcontext-equivalence
+        title: label /var/lib/postfix-sub like /var/lib/postfix
+        reason: the child's data directory is var_lib_t, the master cannot open master.lock
+        satisfied: false
+    notes: []
+applied:
+  description: The actions the tool applied (empty in check mode and on a secured host).
+  returned: when I(state=present)
+  type: list
+  elements: dict
+  sample: [{kind: restorecon, title: relabel /var/spool/postfix-sub}]
+verification:
+  description: The tool's checks after the restart (master domain, SMTP on each listener, enforcing, denials).
+  returned: when I(state=present)
+  type: list
+  elements: dict
+  sample:
+    - name: smtp 127.0.0.1:10025
+      ok: true
+      detail: "220 greeting, EHLO 250"
+undone:
+  description: What the tool put back (or would put back, in check mode).
+  returned: when I(state=absent)
+  type: list
+  elements: dict
+  sample: [{kind: fcontext-equivalence, title: remove /var/lib/postfix-sub = /var/lib/postfix}]
+notes:
+  description: The tool's notes about the host (policy type, service manager, ...).
+  returned: when I(state=present)
+  type: list
+  elements: str
+  sample: [Debian systemd generator makes postfix@postfix-sub.service]
+report:
+  description: The tool's whole JSON report, unchanged.
+  returned: always
+  type: dict
+cmd:
+  description: The command the module ran.
+  returned: always
+  type: list
+  elements: str
+  sample: [/usr/local/bin/postmulti-selinux, secure, postfix-sub, --listen, 127.0.0.1:10025, --json]
+'''
+
+import json
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+TOOL = 'postmulti-selinux'
+EXTRA_PATHS = ['/usr/local/sbin', '/usr/local/bin', '/opt/postmulti-selinux/bin']
+
+
+def tool_command(module):
+    """The command line for the requested state; check mode adds --dry-run."""
+    params = module.params
+    executable = params['executable'] or module.get_bin_path(TOOL, required=True, opt_dirs=EXTRA_PATHS)
+    if params['state'] == 'absent':
+        cmd = [executable, 'undo', params['name']]
+    else:
+        cmd = [executable, 'secure', params['name']]
+        if params['listen']:
+            cmd += ['--listen', params['listen']]
+        if params['port'] is not None:
+            cmd += ['--port', str(params['port'])]
+        if params['group']:
+            cmd += ['--group', params['group']]
+        if params['create']:
+            cmd.append('--create')
+    if module.check_mode:
+        cmd.append('--dry-run')
+    cmd.append('--json')
+    return cmd
+
+
+def parse_report(stdout):
+    """The one JSON object the tool prints, or None when stdout holds none."""
+    text = (stdout or '').strip()
+    if not text:
+        return None
+    try:
+        report = json.loads(text)
+    except ValueError:
+        # Tolerate stray lines before the object: take the last line that parses.
+        for line in reversed(text.splitlines()):
+            try:
+                report = json.loads(line)
+            except ValueError:
+                continue
+            break
+        else:
+            return None
+    return report if isinstance(report, dict) else None
+
+
+def would_change(report, state):
+    """The tool's own verdict; a report without one falls back to its own lists."""
+    if 'changed' in report:
+        return bool(report['changed'])
+    if state == 'absent':
+        return bool(report.get('undone'))
+    actions = (report.get('plan') or {}).get('actions') or []
+    return any(not action.get('satisfied', False) for action in actions)
+
+
+def diff_of(report, name):
+    """Ansible's diff dict from the tool's before/after (dicts are rendered by the callback)."""
+    diff = report.get('diff')
+    if not isinstance(diff, dict) or 'before' not in diff or 'after' not in diff:
+        return None
+    return {
+        'before': diff['before'],
+        'after': diff['after'],
+        'before_header': '%s (before)' % name,
+        'after_header': '%s (after)' % name,
+    }
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type='str', required=True),
+            listen=dict(type='str'),
+            port=dict(type='int'),
+            group=dict(type='str'),
+            create=dict(type='bool', default=False),
+            state=dict(type='str', default='present', choices=['present', 'absent']),
+            executable=dict(type='path'),
+        ),
+        mutually_exclusive=[['listen', 'port']],
+        supports_check_mode=True,
+    )
+    params = module.params
+    if params['state'] == 'absent':
+        extra = [key for key in ('listen', 'port', 'group') if params[key] is not None]
+        if params['create']:
+            extra.append('create')
+        if extra:
+            module.fail_json(msg='state=absent takes only name (got also: %s)' % ', '.join(extra))
+    if params['port'] is not None and not 0 < params['port'] < 65536:
+        module.fail_json(msg='port must be between 1 and 65535, got %d' % params['port'])
+    if params['executable'] and not os.access(params['executable'], os.X_OK):
+        module.fail_json(msg='executable %s is not an executable file' % params['executable'])
+
+    cmd = tool_command(module)
+    rc, stdout, stderr = module.run_command(cmd, environ_update={'LC_ALL': 'C.UTF-8'})
+    report = parse_report(stdout)
+    result = dict(changed=False, cmd=cmd, rc=rc, instance=params['name'], report=report)
+
+    if report is None or rc != 0 or report.get('ok') is False:
+        error = (report or {}).get('error')
+        if not error:
+            lines = [line for line in (stderr or '').splitlines() if line.strip()]
+            error = lines[-1] if lines else 'postmulti-selinux exited %d without a JSON report' % rc
+        if rc == 0 and report is not None and report.get('ok') is False:
+            failed = [item.get('name') for item in report.get('verification') or [] if not item.get('ok')]
+            if failed and not report.get('error'):
+                error = 'verification failed: %s' % ', '.join(str(name) for name in failed)
+        result.update(stderr=stderr, stdout=stdout)
+        if report is not None:
+            result.update(changed=bool(report.get('changed')))
+        module.fail_json(msg=error, **result)
+
+    result['changed'] = would_change(report, params['state'])
+    result['instance'] = report.get('instance', params['name'])
+    if params['state'] == 'absent':
+        result['undone'] = report.get('undone') or []
+    else:
+        plan = report.get('plan') or {}
+        result.update(plan=plan, applied=report.get('applied') or [],
+                      verification=report.get('verification') or [],
+                      notes=plan.get('notes') or report.get('notes') or [])
+    if module._diff:
+        diff = diff_of(report, params['name'])
+        if diff is not None:
+            result['diff'] = diff
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
