@@ -55,6 +55,8 @@ options:
   state:
     description:
       - I(present) secures the instance; I(absent) undoes what the tool changed for it.
+      - With I(absent) the options I(listen), I(port), I(group) and I(create) are ignored, so
+        one list of instances can be flipped from one state to the other.
     type: str
     choices: [present, absent]
     default: present
@@ -246,12 +248,6 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    if params['state'] == 'absent':
-        extra = [key for key in ('listen', 'port', 'group') if params[key] is not None]
-        if params['create']:
-            extra.append('create')
-        if extra:
-            module.fail_json(msg='state=absent takes only name (got also: %s)' % ', '.join(extra))
     if params['port'] is not None and not 0 < params['port'] < 65536:
         module.fail_json(msg='port must be between 1 and 65535, got %d' % params['port'])
     if params['executable'] and not os.access(params['executable'], os.X_OK):
