@@ -191,23 +191,16 @@ def tool_command(module):
 
 
 def parse_report(stdout):
-    """The one JSON object the tool prints, or None when stdout holds none."""
+    """The one JSON object the tool prints (possibly indented), or None when stdout holds none."""
     text = (stdout or '').strip()
-    if not text:
-        return None
-    try:
-        report = json.loads(text)
-    except ValueError:
-        # Tolerate stray lines before the object: take the last line that parses.
-        for line in reversed(text.splitlines()):
-            try:
-                report = json.loads(line)
-            except ValueError:
-                continue
-            break
-        else:
-            return None
-    return report if isinstance(report, dict) else None
+    starts = [0] + [index + 1 for index, char in enumerate(text) if char == '\n' and text[index + 1:index + 2] == '{']
+    for start in starts:
+        try:
+            report = json.loads(text[start:])
+        except ValueError:
+            continue
+        return report if isinstance(report, dict) else None
+    return None
 
 
 def would_change(report, state):
