@@ -263,3 +263,53 @@ def test_role_installs_the_tool_from_a_wheel_into_a_venv(playbook, fake_tool, pr
     again = playbook(EXAMPLE, *args)
     assert again.rc == 0, again.output
     assert again.stats["changed"] == 0, again.output
+
+
+# -- the module over the project's real CLI (harmless calls only) ----------------------------------
+
+REAL_TOOL = os.path.join(os.path.dirname(sys.executable), "postmulti-selinux")
+
+
+def _real_cli_has_secure():
+    if not os.path.exists(REAL_TOOL):
+        return False
+    return subprocess.run([REAL_TOOL, "secure", "--help"], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode == 0
+
+
+real_cli = pytest.mark.skipif(not _real_cli_has_secure(),
+                              reason="the project's CLI has no 'secure' subcommand in this checkout")
+
+
+@pytest.fixture
+def real_state_dir(tmp_path):
+    """The real tool's journal and lock go to a temp dir, never /var/lib/postmulti-selinux."""
+    path = tmp_path / "pms-state"
+    path.mkdir()
+    return str(path)
+
+
+@real_cli
+def test_real_cli_error_is_the_task_failure(playbook, real_state_dir):
+    """A name the tool rejects before touching the host: the task fails with the tool's own line."""
+    argv = [REAL_TOOL, "secure", "no-such-child", "--dry-run", "--json"]
+    direct = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                            env=dict(os.environ, POSTMULTI_SELINUX_STATE_DIR=real_state_dir))
+    expected = json.loads(direct.stdout)
+    assert direct.returncode != 0 and expected["ok"] is False
+    run = playbook(task(name="no-such-child", executable=REAL_TOOL), "--check",
+                   POSTMULTI_SELINUX_STATE_DIR=real_state_dir)
+    result = run.result("pms")
+    assert result["failed"] is True
+    assert result["msg"] == expected["error"]
+    assert result["cmd"] == argv
+
+
+@real_cli
+def test_real_cli_absent_on_a_never_secured_child_changes_nothing(playbook, real_state_dir):
+    run = playbook(task(name="postfix-never", state="absent", executable=REAL_TOOL),
+                   POSTMULTI_SELINUX_STATE_DIR=real_state_dir)
+    result = run.result("pms")
+    assert run.rc == 0, run.output
+    assert result["changed"] is False
+    assert result["undone"] == []
