@@ -16,8 +16,8 @@ import sys
 import pytest
 
 ANSIBLE_CORE = "2.16.19"  # the last series that still manages Python 2.7/3.6 hosts (EL7, EL8)
-CACHE = os.path.join(os.environ.get("PMS_ANSIBLE_CACHE", "/var/cache/postmulti-selinux/ansible-venv"),
-                     ANSIBLE_CORE)
+DEBIAN_ANSIBLE_CORE = "2.14.18"  # Debian 12's ansible-core package (the VM scenario's)
+CACHE_ROOT = os.environ.get("PMS_ANSIBLE_CACHE", "/var/cache/postmulti-selinux/ansible-venv")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COLLECTION = os.path.join(ROOT, "ansible", "ansible_collections", "postmulti", "selinux")
 FAKE_TOOL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_tool")
@@ -63,8 +63,8 @@ class AnsibleEnv(object):
                               stderr=subprocess.STDOUT, universal_newlines=True, timeout=900)
 
 
-def _ensure_venv(prefix):
-    # type: (str) -> None
+def _ensure_venv(prefix, version):
+    # type: (str, str) -> None
     marker = os.path.join(prefix, "ready")
     os.makedirs(os.path.dirname(prefix), exist_ok=True)
     with open(prefix + ".lock", "w") as lock:
@@ -74,24 +74,30 @@ def _ensure_venv(prefix):
         shutil.rmtree(prefix, ignore_errors=True)
         subprocess.run([DISTRO_PYTHON, "-m", "venv", prefix], check=True)
         pip = subprocess.run([os.path.join(prefix, "bin", "python"), "-m", "pip", "install", "-q",
-                              "--disable-pip-version-check", "ansible-core==" + ANSIBLE_CORE],
+                              "--disable-pip-version-check", "ansible-core==" + version],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
         if pip.returncode != 0:
             raise RuntimeError("could not install ansible-core {} from the package index into {}:\n{}"
-                               .format(ANSIBLE_CORE, prefix, pip.stdout[-2000:]))
+                               .format(version, prefix, pip.stdout[-2000:]))
         cache = os.path.join(prefix, "home", ".ansible", "test", "cache")
         os.makedirs(cache)
         os.makedirs(os.path.join(prefix, "home", "tmp"))
         with open(os.path.join(cache, "get_pip_23_1_2.py"), "w") as handle:
             handle.write(GET_PIP)
         with open(marker, "w") as handle:
-            handle.write(ANSIBLE_CORE + "\n")
+            handle.write(version + "\n")
+
+
+def ansible_core(version):
+    # type: (str) -> AnsibleEnv
+    prefix = os.path.join(CACHE_ROOT, version)
+    _ensure_venv(prefix, version)
+    return AnsibleEnv(prefix)
 
 
 @pytest.fixture(scope="session")
 def ansible_env():
-    _ensure_venv(CACHE)
-    return AnsibleEnv(CACHE)
+    return ansible_core(ANSIBLE_CORE)
 
 
 @pytest.fixture(scope="session")
@@ -166,6 +172,11 @@ class FakeTool(object):
 @pytest.fixture
 def playbook(ansible_env, collections_root, tmp_path, fake_tool):
     """run(playbook_path_or_text, *args, **env): ansible-playbook -c local against localhost."""
+    return playbook_runner(ansible_env, collections_root, tmp_path, fake_tool)
+
+
+def playbook_runner(ansible_env, collections_root, tmp_path, fake_tool):
+    """A run() for one ansible-core venv (see the playbook fixture)."""
 
     def run(source, *args, **env):
         path = source

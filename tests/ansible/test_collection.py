@@ -13,7 +13,8 @@ import sys
 
 import pytest
 
-from tests.ansible.conftest import COLLECTION, FAKE_TOOL_DIR, ROOT
+from tests.ansible.conftest import (
+    COLLECTION, DEBIAN_ANSIBLE_CORE, ROOT, ansible_core, playbook_runner)
 
 MODULE = "postmulti.selinux.postmulti_selinux"
 EXAMPLE = os.path.join(COLLECTION, "playbooks", "secure_children.yml")
@@ -207,7 +208,16 @@ def test_a_missing_tool_is_a_clear_failure(playbook, ansible_env):
 NO_INSTALL = ["-e", "postmulti_selinux_install=false"]
 
 
-def test_example_playbook_check_apply_rerun_absent(playbook, fake_tool):
+@pytest.fixture(params=["pypi", "debian"])
+def any_ansible_playbook(request, playbook, collections_root, tmp_path, fake_tool):
+    """The playbook runner of the tests' ansible-core, then of Debian 12's version (the VM's)."""
+    if request.param == "pypi":
+        return playbook
+    return playbook_runner(ansible_core(DEBIAN_ANSIBLE_CORE), collections_root, tmp_path, fake_tool)
+
+
+def test_example_playbook_check_apply_rerun_absent(any_ansible_playbook, fake_tool):
+    playbook = any_ansible_playbook
     check = playbook(EXAMPLE, "--check", *NO_INSTALL)
     assert check.rc == 0, check.output
     assert check.stats["changed"] == 1
