@@ -101,8 +101,10 @@ def task(**options):
 SEED = dict(name="postfix-sub", listen="127.0.0.1:10025")
 
 
-def test_check_mode_reports_changed_and_changes_nothing(playbook, fake_tool):
-    run = playbook(task(**SEED), "--check", "--diff")
+@pytest.mark.parametrize("dry_run_changed", ["would change", "what was applied"])
+def test_check_mode_reports_changed_and_changes_nothing(playbook, fake_tool, dry_run_changed):
+    env = {"FAKE_PMS_DRYRUN_REPORTS_APPLIED": "1" if dry_run_changed == "what was applied" else "0"}
+    run = playbook(task(**SEED), "--check", "--diff", **env)
     result = run.result("pms")
     assert run.rc == 0, run.output
     assert result["changed"] is True
@@ -135,8 +137,9 @@ def test_apply_then_rerun_is_idempotent(playbook, fake_tool):
     assert second.stats["changed"] == 0
     assert second.result("pms")["diff"]["before"] == second.result("pms")["diff"]["after"]
     # Check mode on a secured host predicts no change either.
-    third = playbook(task(**SEED), "--check")
-    assert third.result("pms")["changed"] is False
+    for flag in ("0", "1"):
+        third = playbook(task(**SEED), "--check", FAKE_PMS_DRYRUN_REPORTS_APPLIED=flag)
+        assert third.result("pms")["changed"] is False
 
 
 def test_options_map_to_the_cli(playbook, fake_tool):

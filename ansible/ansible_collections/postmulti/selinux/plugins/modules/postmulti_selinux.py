@@ -203,14 +203,16 @@ def parse_report(stdout):
     return None
 
 
-def would_change(report, state):
-    """The tool's own verdict; a report without one falls back to its own lists."""
-    if 'changed' in report:
-        return bool(report['changed'])
+def would_change(report, state, check_mode):
+    """The tool's own verdict; in check mode also any plan action it marks unsatisfied (a dry
+    run applies nothing, so its report's own ``changed`` may only say what was done)."""
     if state == 'absent':
-        return bool(report.get('undone'))
+        return bool(report.get('changed', report.get('undone')))
     actions = (report.get('plan') or {}).get('actions') or []
-    return any(not action.get('satisfied', False) for action in actions)
+    pending = any(action.get('satisfied') is False for action in actions)
+    if 'changed' not in report:
+        return pending
+    return bool(report['changed']) or (check_mode and pending)
 
 
 def diff_of(report, name):
@@ -265,7 +267,7 @@ def main():
             result.update(changed=bool(report.get('changed')))
         module.fail_json(msg=error, **result)
 
-    result['changed'] = would_change(report, params['state'])
+    result['changed'] = would_change(report, params['state'], module.check_mode)
     result['instance'] = report.get('instance', params['name'])
     if params['state'] == 'absent':
         result['undone'] = report.get('undone') or []
