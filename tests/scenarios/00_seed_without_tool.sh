@@ -10,25 +10,13 @@ START=$(date +%s)
 fact context "$(id -Z)"
 fact enforce_before "$(getenforce)"
 
-step "postmulti -e init; postmulti -I $CHILD -e create"
-postmulti -e init; fact init_rc $?
-postmulti -I "$CHILD" -e create; fact create_rc $?
-for d in /etc/$CHILD /var/spool/$CHILD /var/lib/$CHILD; do
+step "the seed's recipe: init, create, listener $LISTEN, master_service_disable, enable"
+seed_recipe "$CHILD" "$LISTEN"
+for d in /etc/$CHILD /var/spool/$CHILD /var/lib/$CHILD /etc/postfix /var/spool/postfix \
+         /var/lib/postfix /var/spool/$CHILD/public /var/spool/postfix/public; do
     fact "label:$d" "$(label "$d")"
 done
-for d in /etc/postfix /var/spool/postfix /var/lib/postfix; do
-    fact "label:$d" "$(label "$d")"
-done
-fact "label:/var/spool/$CHILD/public" "$(label /var/spool/$CHILD/public)"
-fact "label:/var/spool/postfix/public" "$(label /var/spool/postfix/public)"
 fact data_dir_owner "$(stat -c %U /var/lib/$CHILD)"
-
-step "child listener $LISTEN, master_service_disable commented out, enable"
-sed -i -E "s/^smtp([[:space:]]+inet[[:space:]])/$LISTEN\1/" /etc/$CHILD/master.cf
-sed -i -E 's/^(master_service_disable[[:space:]]*=[[:space:]]*inet)/#\1/' /etc/$CHILD/main.cf
-grep -E '^[^#].*inet.*smtpd' /etc/$CHILD/master.cf
-postmulti -i "$CHILD" -e enable; fact enable_rc $?
-postmulti -l -a
 
 step "restart through the service manager"
 restart_postfix; fact restart_rc $?

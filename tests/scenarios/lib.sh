@@ -65,3 +65,24 @@ postfix_denials() {
     grep -hE 'type=(AVC|USER_AVC|SELINUX_ERR)' /var/log/audit/audit.log | grep -E 'postfix_[a-z_]*_t' |
         awk -v since="$since" '{ split($0, a, "audit\\("); split(a[2], b, "."); if (b[1] + 0 >= since) print }'
 }
+
+# seed_recipe CHILD LISTEN: what the seed's admin did (minus setenforce 0): init, create, move the
+# child's smtp listener to LISTEN, comment out master_service_disable = inet, enable.
+seed_recipe() {
+    local child=$1 listen=$2
+    postmulti -e init; fact init_rc $?
+    postmulti -I "$child" -e create; fact create_rc $?
+    sed -i -E "s/^smtp([[:space:]]+inet[[:space:]])/$listen\1/" "/etc/$child/master.cf"
+    sed -i -E 's/^(master_service_disable[[:space:]]*=[[:space:]]*inet)/#\1/' "/etc/$child/main.cf"
+    grep -E '^[^#].*inet.*smtpd' "/etc/$child/master.cf"
+    postmulti -i "$child" -e enable; fact enable_rc $?
+    postmulti -l -a
+}
+
+# policy_state FILE: the local policy customisations and module list (what undo must restore).
+policy_state() {
+    { semanage fcontext -l -C; semanage port -l -C; semodule -l; } >"$1" 2>&1
+}
+
+# commit_num: the policy store's rebuild counter.
+commit_num() { od -An -tu4 -N4 /var/lib/selinux/default/active/commit_num 2>/dev/null | tr -d ' '; }

@@ -8,7 +8,6 @@ import click
 
 from postmulti_selinux import __version__
 from postmulti_selinux.cli.errors import GuardedCommand, GuardedGroup
-from postmulti_selinux.errors import ToolError
 
 
 @click.group(cls=GuardedGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,17 +16,26 @@ def main():
     """Keep SELinux enforcing while running Postfix multi-instance (postmulti) children."""
 
 
-@click.command(cls=GuardedCommand, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="secure-child")
-@click.argument("name")
-def secure_child(name):
-    """Label, configure, restart and verify the Postfix child instance NAME (e.g. postfix-sub)."""
-    raise ToolError("secure-child is not implemented yet in this version", exit_code=3)
-
-
 def _register():
     # type: () -> None
     """Attach the subcommands that exist; nothing is listed before it works."""
+    from postmulti_selinux.cli import avc, instances, labels, secure
+    for module in (instances, labels, avc, secure):
+        module.register(main)
 
 
 _register()
+
+
+def _secure_child_command():
+    """``secure-child``: the ``secure`` subcommand as a program of its own."""
+    from postmulti_selinux.cli.secure import secure_command
+    command = GuardedCommand(
+        name="secure-child", params=list(secure_command.params),
+        callback=secure_command.callback, help=secure_command.help,
+        context_settings={"help_option_names": ["-h", "--help"]})
+    click.version_option(__version__, prog_name="secure-child")(command)
+    return command
+
+
+secure_child = _secure_child_command()

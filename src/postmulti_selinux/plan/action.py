@@ -1,0 +1,78 @@
+"""Actions and plans: each action says why, whether it is already done, how to apply and undo."""
+
+import typing
+
+
+class Context(object):
+    """What actions share while a plan is applied: the Postfix manager, the policy root, the
+    one policy transaction of the run, and a log function for progress lines."""
+
+    def __init__(self, manager, policy_root, transaction=None, log=None):
+        self.manager = manager
+        self.policy_root = policy_root
+        self.transaction = transaction
+        self.log = log or (lambda text: None)
+
+
+class Action(object):
+    """One step of a plan.
+
+    ``kind`` is a stable machine name, ``title`` what it does, ``reason`` why it is needed.
+    ``staged`` actions only add themselves to the run's policy transaction (see CommitPolicy);
+    the others change the host directly. ``snapshot`` is taken (and journalled) before
+    ``apply``, so an interrupted run can be undone from what the journal holds.
+    """
+
+    kind = "action"
+    staged = False
+
+    def __init__(self, title, reason):
+        # type: (str, str) -> None
+        self.title = title
+        self.reason = reason
+
+    def satisfied(self, ctx):
+        # type: (Context) -> bool
+        """True when the host is already as this action would leave it."""
+        return False
+
+    def snapshot(self, ctx):
+        # type: (Context) -> dict
+        """JSON-friendly prior state that ``undo`` needs (taken before ``apply``)."""
+        return {}
+
+    def apply(self, ctx):
+        # type: (Context) -> dict
+        """Make the change; return JSON-friendly facts to add to the undo data."""
+        raise NotImplementedError
+
+    @classmethod
+    def undo(cls, ctx, data):
+        # type: (Context, dict) -> None
+        """Put back the state recorded in ``data`` (snapshot merged with apply's result).
+
+        A classmethod: undo works from the journal alone, long after the run that applied it."""
+
+    def as_dict(self):
+        # type: () -> dict
+        return {"kind": self.kind, "title": self.title, "reason": self.reason}
+
+
+class Plan(object):
+    """An ordered list of actions for one instance, plus what observation found."""
+
+    def __init__(self, instance, actions, notes=None):
+        # type: (str, typing.List[Action], typing.List[str]) -> None
+        self.instance = instance
+        self.actions = actions
+        self.notes = notes or []  # type: typing.List[str]
+
+    def as_dict(self, ctx=None):
+        # type: (typing.Optional[Context]) -> dict
+        items = []
+        for action in self.actions:
+            item = action.as_dict()
+            if ctx is not None:
+                item["satisfied"] = action.satisfied(ctx)
+            items.append(item)
+        return {"instance": self.instance, "actions": items, "notes": list(self.notes)}

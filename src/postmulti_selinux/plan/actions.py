@@ -1,0 +1,321 @@
+"""The concrete actions of a secure-child plan, in the order they run.
+
+Postfix configuration actions change files through the Postfix manager (backed up, atomic) and
+undo by restoring the exact prior bytes; staged actions join the run's single policy
+transaction, committed by CommitPolicy; the rest act on the file system or the services.
+"""
+
+import base64
+import os
+import pwd
+import shutil
+import stat
+
+from postmulti_selinux.errors import ToolError
+from postmulti_selinux.plan.action import Action
+from postmulti_selinux.postfix import files as postfix_files
+from postmulti_selinux.postfix.manage import parse_listener_spec
+from postmulti_selinux.selinux import (
+    ExpectedLabels, PolicyTransaction, UndoRecord, read_label, relabel)
+
+
+def _encode(data):
+    return None if data is None else base64.b64encode(data).decode("ascii")
+
+
+def _decode(text):
+    return None if text is None else base64.b64decode(text.encode("ascii"))
+
+
+class ConfigAction(Action):
+    """An edit of Postfix configuration files; undo restores each file's exact prior bytes."""
+
+    def __init__(self, title, reason, name, watched):
+        super(ConfigAction, self).__init__(title, reason)
+        self.name = name
+        self.watched = watched  # paths this action may change
+
+    def snapshot(self, ctx):
+        return {"files": dict((path, _encode(postfix_files.read_bytes(path)))
+                              for path in self.watched)}
+
+    @classmethod
+    def undo(cls, ctx, data):
+        for path, text in sorted(data.get("files", {}).items()):
+            before = _decode(text)
+            if postfix_files.read_bytes(path) == before:
+                continue
+            if before is None:
+                os.unlink(path)
+            else:
+                postfix_files.atomic_write(path, before)
+        for path in reversed(data.get("created", [])):
+            shutil.rmtree(path, ignore_errors=True)
+        for path in data.get("backups", []):
+            if os.path.exists(path):
+                os.unlink(path)  # the journal holds the prior bytes; leave no trace behind
+
+
+def _change_data(change):
+    """What undo needs from a Postfix manager Change beyond the snapshot: its backup files."""
+    return {"backups": [edit.backup for edit in change.edits if edit.backup],
+            "created": list(change.created)}
+
+
+def _child_files(child):
+    return [os.path.join(child.config_directory, "main.cf"),
+            os.path.join(child.config_directory, "master.cf")]
+
+
+class CreateChild(ConfigAction):
+    kind = "create-child"
+
+    def __init__(self, name, group, parent_main_cf):
+        super(CreateChild, self).__init__(
+            "create Postfix child instance {}".format(name),
+            "--create was given and {} is not in multi_instance_directories".format(name),
+            name, [parent_main_cf])
+        self.group = group
+
+    def satisfied(self, ctx):
+        return any(c.matches(self.name) for c in ctx.manager.host().children)
+
+    def apply(self, ctx):
+        return _change_data(ctx.manager.create(self.name, group=self.group))
+
+
+class SetListener(ConfigAction):
+    kind = "set-listener"
+
+    def __init__(self, child, spec):
+        super(SetListener, self).__init__(
+            "{}: SMTP listener {}".format(child.label, spec),
+            "the child must accept mail on {} instead of the parent's smtp port".format(spec),
+            child.name, _child_files(child))
+        self.spec = spec
+
+    def satisfied(self, ctx):
+        service = parse_listener_spec(self.spec)
+        child = ctx.manager.child(self.name)
+        smtpd = [e for e in child.master_entries if e.type == "inet" and e.command == "smtpd"]
+        return (any(e.service == service for e in smtpd)
+                and not any(e.service == "smtp" for e in smtpd))
+
+    def apply(self, ctx):
+        return _change_data(ctx.manager.set_listener(self.name, self.spec))
+
+
+class ClearServiceDisable(ConfigAction):
+    kind = "clear-master-service-disable"
+
+    def __init__(self, child):
+        super(ClearServiceDisable, self).__init__(
+            "{}: remove inet from master_service_disable".format(child.label),
+            "postmulti creates children with master_service_disable = inet, so none of their "
+            "inet listeners would ever open", child.name, _child_files(child))
+
+    def satisfied(self, ctx):
+        child = ctx.manager.child(self.name)
+        return not any(t == "inet" or t.endswith("/inet") for t in child.master_service_disable)
+
+    def apply(self, ctx):
+        return _change_data(ctx.manager.clear_master_service_disable(self.name))
+
+
+class EnableChild(ConfigAction):
+    kind = "enable-child"
+
+    def __init__(self, child):
+        super(EnableChild, self).__init__(
+            "{}: multi_instance_enable = yes".format(child.label),
+            "only enabled children start with the parent under the service manager",
+            child.name, _child_files(child))
+
+    def satisfied(self, ctx):
+        return ctx.manager.child(self.name).enabled
+
+    def apply(self, ctx):
+        return _change_data(ctx.manager.enable(self.name))
+
+
+class AddEquivalence(Action):
+    """``semanage fcontext -a -e PARENT CHILD``: label CHILD's tree exactly like PARENT's."""
+    kind = "fcontext-equivalence"
+    staged = True
+
+    def __init__(self, role, parent, child, differences):
+        super(AddEquivalence, self).__init__(
+            "fcontext equivalence {} = {}".format(child, parent),
+            "the policy labels the child's {} differently from the parent's ({})".format(
+                role.replace("_", " "), differences))
+        self.parent = parent
+        self.child = child
+
+    def satisfied(self, ctx):
+        from postmulti_selinux.selinux import SubsFile
+        return SubsFile(ctx.policy_root).substitute_of(self.child) == self.parent
+
+    def apply(self, ctx):
+        ctx.transaction.add_equivalence(self.parent, self.child)
+        return {}
+
+    def as_dict(self):
+        data = super(AddEquivalence, self).as_dict()
+        data.update(parent=self.parent, child=self.child)
+        return data
+
+
+class AddPortLabel(Action):
+    """``semanage port -a -t TYPE -p tcp PORT``, only where the policy denies the bind."""
+    kind = "port-label"
+    staged = True
+
+    def __init__(self, decision):
+        super(AddPortLabel, self).__init__(
+            "label port {}/{} {}".format(decision.port, decision.proto, decision.new_type),
+            decision.reason)
+        self.decision = decision
+
+    def satisfied(self, ctx):
+        return False  # the decision was taken against the current policy: it is needed
+
+    def apply(self, ctx):
+        d = self.decision
+        ctx.transaction.add_port(d.port, d.proto, d.new_type)
+        return {}
+
+    def as_dict(self):
+        data = super(AddPortLabel, self).as_dict()
+        data.update(port=self.decision.port, proto=self.decision.proto,
+                    type=self.decision.new_type, current_type=self.decision.port_type)
+        return data
+
+
+class CommitPolicy(Action):
+    """Commit every staged store change of the run at once: one policy rebuild at most."""
+    kind = "commit-policy"
+
+    def __init__(self, count):
+        super(CommitPolicy, self).__init__(
+            "commit {} policy change(s) in one transaction".format(count),
+            "one rebuild per run, and one undo record for all of it")
+
+    def apply(self, ctx):
+        report = ctx.transaction.commit()
+        ctx.log("policy store: {} change(s), {} rebuild(s)".format(len(report.changes),
+                                                                    report.rebuilds))
+        return {"undo_record": ctx.transaction.undo_record.as_dict(),
+                "rebuilds": report.rebuilds}
+
+    @classmethod
+    def undo(cls, ctx, data):
+        record = data.get("undo_record")
+        if record:
+            PolicyTransaction.revert(UndoRecord.from_dict(record), root=ctx.policy_root.root)
+
+
+class RelabelChild(Action):
+    """restorecon -R of the child's trees, in process, touching only files that differ."""
+    kind = "relabel"
+
+    def __init__(self, paths, count):
+        super(RelabelChild, self).__init__(
+            "relabel {}".format(", ".join(paths)),
+            "{} path(s) do not carry the label of the parent's corresponding path".format(count)
+            if count else "the equivalences change what the policy says for these trees")
+        self.paths = paths
+        self.pairs = []  # (parent, child) set by the plan builder
+
+    def satisfied(self, ctx):
+        return not wrong_labels(ctx.policy_root, self.pairs)
+
+    def snapshot(self, ctx):
+        return {"paths": list(self.paths)}
+
+    def apply(self, ctx):
+        result = relabel(self.paths, ctx.policy_root)
+        ctx.log("relabel: {} of {} file(s) changed".format(result.changed, result.examined))
+        if result.errors:
+            raise ToolError("relabel failed for {} file(s), first: {}".format(
+                len(result.errors), result.errors[0]))
+        return {"changed": result.changed}
+
+    @classmethod
+    def undo(cls, ctx, data):
+        # Runs after the policy revert (undo goes backwards): restore what the policy says now.
+        paths = [p for p in data.get("paths", []) if os.path.exists(ctx.policy_root.path(p))]
+        if paths:
+            relabel(paths, ctx.policy_root)
+
+
+# A child path is labeled like the parent's when it carries what the policy gives the parent's
+# corresponding path, or what that path really carries on disk: Debian's start script copies
+# /etc files into each instance's chroot, where they get etc_runtime_t by type transition in the
+# parent's spool and the child's alike.
+#
+# Queue sub-directories whose entries Postfix daemons create and remove all the time (message
+# files, their hash directories' files, deferred logs, pid files). Their labels come from type
+# transitions when they are created, not from file_contexts, exactly as in the parent's spool; so
+# they do not make a child "mislabeled" (they are still relabeled when a relabel runs).
+TRANSIENT_QUEUE_DIRS = ("incoming", "active", "deferred", "defer", "bounce", "hold", "corrupt",
+                        "flush", "trace", "maildrop", "saved", "pid")
+
+
+def wrong_labels(policy_root, pairs):
+    """PathLabels of the child trees that differ from the parent's, transient queue files aside."""
+    wrong = []
+    for label in ExpectedLabels(policy_root).for_child(pairs):
+        top = [p for p, _ in pairs if label.parent_path.startswith(p + "/")]
+        relative = label.parent_path[len(top[0]):].split("/") if top else []
+        transient = any(part in TRANSIENT_QUEUE_DIRS for part in relative[:-1])
+        if transient and not os.path.isdir(policy_root.path(label.path)):
+            continue
+        if label.current and label.current == read_label(policy_root.path(label.parent_path)):
+            continue  # exactly what the parent's twin carries (e.g. start-script copies)
+        wrong.append(label)
+    return wrong
+
+
+class OwnDataDirectory(Action):
+    """The data directory owned by mail_owner, mode 0700 (postfix-files: $data_directory:d:
+    $mail_owner:-:700), which postmulti's set-permissions step did not get to do."""
+    kind = "data-directory-owner"
+
+    def __init__(self, path, on_disk, mail_owner):
+        super(OwnDataDirectory, self).__init__(
+            "{}: owner {}, mode 0700".format(path, mail_owner),
+            "Postfix daemons running as {} keep their caches there; postmulti's "
+            "'postfix set-permissions' step is denied under SELinux before it gets there"
+            .format(mail_owner))
+        self.on_disk = on_disk
+        self.mail_owner = mail_owner
+
+    def _uid(self):
+        try:
+            return pwd.getpwnam(self.mail_owner).pw_uid
+        except KeyError:
+            raise ToolError("mail_owner {} is not a user on this host".format(self.mail_owner))
+
+    def satisfied(self, ctx):
+        try:
+            st = os.lstat(self.on_disk)
+        except OSError:
+            return False
+        return st.st_uid == self._uid() and stat.S_IMODE(st.st_mode) == 0o700
+
+    def snapshot(self, ctx):
+        st = os.lstat(self.on_disk)
+        return {"path": self.on_disk, "uid": st.st_uid, "gid": st.st_gid,
+                "mode": stat.S_IMODE(st.st_mode)}
+
+    def apply(self, ctx):
+        os.chown(self.on_disk, self._uid(), -1)
+        os.chmod(self.on_disk, 0o700)
+        return {}
+
+    @classmethod
+    def undo(cls, ctx, data):
+        path = data.get("path")
+        if path and os.path.exists(path):
+            os.chown(path, data["uid"], data["gid"])
+            os.chmod(path, data["mode"])

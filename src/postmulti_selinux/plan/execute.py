@@ -1,0 +1,235 @@
+"""Apply a plan: lock, journal each action before it runs, one policy transaction, restart
+through the service manager, verify, and self-heal from new denials for a bounded number of rounds.
+"""
+
+import os
+import shutil
+import signal
+import tempfile
+import time
+import typing
+
+from postmulti_selinux.errors import ToolError
+from postmulti_selinux.plan.action import Context
+from postmulti_selinux.plan.actions import CommitPolicy, CreateChild, RelabelChild, wrong_labels
+from postmulti_selinux.plan.build import build_plan
+from postmulti_selinux.plan.journal import Journal, Lock, state_dir
+from postmulti_selinux.plan.observe import Observation, require_selinux, selinux_state
+from postmulti_selinux.plan.service import restart_postfix
+from postmulti_selinux.plan.verify import verify_child
+from postmulti_selinux.selinux import PolicyTransaction
+
+MODULE_NAME = "postmulti_selinux"
+MAX_ROUNDS = 3
+KILL_HOOK = "POSTMULTI_SELINUX_TEST_KILL_AT"  # test hook: SIGKILL right after journalling KIND
+
+
+class Options(object):
+    """What the user asked for (the CLI flags of secure-child)."""
+
+    def __init__(self, listen=None, create=False, group=None, dry_run=False, restart=True,
+                 verify=True, recipient="postmaster", config_dir="/etc/postfix", root="/",
+                 state=None, port_backend="auto", allow_sensitive=False):
+        self.listen = listen
+        self.create = create
+        self.group = group
+        self.dry_run = dry_run
+        self.restart = restart
+        self.verify = verify
+        self.recipient = recipient
+        self.config_dir = config_dir
+        self.root = root
+        self.state = state_dir(state)
+        self.port_backend = port_backend
+        self.allow_sensitive = allow_sensitive
+
+
+class Report(object):
+    """What a run did, for the human summary and --json."""
+
+    def __init__(self, instance, dry_run):
+        self.instance = instance
+        self.dry_run = dry_run
+        self.plans = []  # type: typing.List[dict]
+        self.applied = []  # type: typing.List[dict]
+        self.restarts = 0
+        self.store_rebuilds = 0
+        self.rounds = []  # type: typing.List[dict]
+        self.verification = []  # type: typing.List[dict]
+        self.notes = []  # type: typing.List[str]
+        self.diff = {"before": {}, "after": {}}
+
+    @property
+    def changed(self):
+        return bool(self.applied or self.restarts)
+
+    @property
+    def ok(self):
+        return all(c["ok"] for c in self.verification)
+
+    def as_dict(self):
+        plan = {"instance": self.instance, "actions": [], "notes": []}
+        for item in self.plans:
+            plan["actions"].extend(item["actions"])
+            plan["notes"].extend(item["notes"])
+        return {"instance": self.instance, "dry_run": self.dry_run, "changed": self.changed,
+                "ok": self.ok, "plan": plan, "applied": self.applied,
+                "restarts": self.restarts, "store_rebuilds": self.store_rebuilds,
+                "rounds": self.rounds, "verification": self.verification,
+                "notes": self.notes, "diff": self.diff}
+
+
+def _run_actions(plan, ctx, journal, report):
+    # type: (object, Context, Journal, Report) -> int
+    """Apply every unsatisfied action of ``plan`` in order; return how many ran."""
+    ran = 0
+    for action in plan.actions:
+        if isinstance(action, CommitPolicy) and not ctx.transaction.pending():
+            continue
+        if action.satisfied(ctx):
+            continue
+        entry = journal.begin(action, action.snapshot(ctx))
+        if os.environ.get(KILL_HOOK) == action.kind:
+            os.kill(os.getpid(), signal.SIGKILL)
+        ctx.log("{}: {}".format(action.kind, action.title))
+        result = action.apply(ctx)
+        journal.done(entry, result)
+        report.applied.append({"kind": action.kind, "title": action.title,
+                               "reason": action.reason})
+        if isinstance(action, CommitPolicy):
+            report.store_rebuilds += result.get("rebuilds", 0)
+            ctx.transaction = PolicyTransaction(ctx.policy_root)
+        ran += 1
+    return ran
+
+
+def _snapshot_state(obs):
+    # type: (Observation) -> dict
+    """A small before/after picture for --json's diff: labels, ports, service disable."""
+    if obs.child is None:
+        return {"child": None}
+    wrong = wrong_labels(obs.policy_root, [(p, c) for _, p, c in obs.dir_pairs()])
+    return {"child": obs.child.config_directory,
+            "enabled": obs.child.enabled,
+            "master_service_disable": list(obs.child.master_service_disable),
+            "listeners": ["{}:{}".format(l.address, l.port) for l in obs.child.listeners],
+            "mislabeled_paths": len(wrong),
+            "mislabeled_examples": ["{} {} (parent's: {})".format(
+                w.path, w.current, w.expected) for w in wrong[:5]]}
+
+
+def secure(name, options, log=None):
+    # type: (str, Options, typing.Callable) -> Report
+    """The one-shot: plan, apply, restart, verify (and self-heal). Dry run: plan only."""
+    log = log or (lambda text: None)
+    obs = Observation(name, options.config_dir, options.root, options.port_backend)
+    report = Report(name, options.dry_run)
+    if not options.dry_run:
+        require_selinux(obs.selinux)
+    plan = build_plan(obs, options.listen, options.create, options.group)
+    ctx = Context(obs.manager, obs.policy_root, PolicyTransaction(obs.policy_root), log)
+    report.diff["before"] = _snapshot_state(obs)
+    if options.dry_run:
+        report.plans.append(plan.as_dict(ctx))
+        if any(isinstance(a, CreateChild) for a in plan.actions):
+            report.notes.append("dry run: the child does not exist yet, so later steps are "
+                                "planned after --create makes it")
+        report.diff["after"] = report.diff["before"]
+        return report
+    with Lock(options.state):
+        journal = Journal(options.state, name)
+        report.plans.append(plan.as_dict(ctx))
+        ran = _run_actions(plan, ctx, journal, report)
+        if any(isinstance(a, CreateChild) for a in plan.actions):
+            obs.refresh()
+            plan = build_plan(obs, options.listen)
+            report.plans.append(plan.as_dict(ctx))
+            ran += _run_actions(plan, ctx, journal, report)
+        obs.refresh()
+        _restart_and_verify(obs, ctx, journal, report, options, ran, log)
+        report.diff["after"] = _snapshot_state(obs)
+    return report
+
+
+def _restart_and_verify(obs, ctx, journal, report, options, ran, log):
+    """Restart when something changed (or the child is unhealthy), verify, self-heal."""
+    state_fn = lambda: selinux_state(options.root)  # noqa: E731
+    if not options.restart:
+        report.notes.append("restart skipped (--no-restart): verify by restarting Postfix")
+        return
+    if not ran:
+        checks = verify_child(obs.child, state_fn, time.time(), options.recipient, settle=0)
+        if all(c.ok for c in checks):
+            report.verification = [c._asdict() for c in checks]
+            return
+        report.notes.append("no configuration change was needed but the child is not healthy: "
+                            "restarting")
+    for round_number in range(1, MAX_ROUNDS + 1):
+        began = restart_postfix(obs.service_manager, obs.child.name, log)
+        report.restarts += 1
+        time.sleep(1.0)
+        checks = verify_child(obs.child, state_fn, began, options.recipient)
+        report.verification = [c._asdict() for c in checks]
+        failed = [c for c in checks if not c.ok]
+        round_info = {"round": round_number, "failed": [c.name for c in failed]}
+        report.rounds.append(round_info)
+        if not failed or not options.verify:
+            return
+        fixed = _self_heal(obs, ctx, journal, report, options, began, round_info, log)
+        if not fixed:
+            return
+
+
+def _self_heal(obs, ctx, journal, report, options, since, round_info, log):
+    # type: (...) -> bool
+    """Explain the denials since ``since``; fix by labels first, then (guarded) a module."""
+    from postmulti_selinux.avc import analysis, build, paths, policy
+    audit = "/var/log/audit/audit.log"
+    if not os.path.exists(audit):
+        return False
+    query = policy.open_policy(obs.policy_root.policy_file, "auto")
+    expected = paths.SelabelExpected(obs.policy_root.file_contexts)
+    instances = [paths.InstanceDirs(i.name or "postfix", i.config_directory, i.queue_directory,
+                                    i.data_directory) for i in obs.host.instances]
+    mapper = paths.PathMapper(instances, parent=instances[0])
+    result = analysis.analyse(query, files=[audit], expected_context=expected, mapper=mapper,
+                              since=since, instance=obs.child.name,
+                              allow_sensitive=options.allow_sensitive)
+    findings = [f for f in result.findings if f.kind != "out_of_scope"]
+    round_info["findings"] = [f.line() for f in findings]
+    if not findings:
+        return False
+    acted = False
+    if any(f.kind == "mislabel" for f in findings):
+        pairs = [(p, c) for _, p, c in obs.dir_pairs()]
+        action = RelabelChild([c for _, c in pairs], 0)
+        action.pairs = pairs
+        entry = journal.begin(action, action.snapshot(ctx))
+        result_data = action.apply(ctx)
+        journal.done(entry, result_data)
+        report.applied.append({"kind": action.kind, "title": action.title,
+                               "reason": "new denials on files created after the first relabel"})
+        acted = acted or result_data.get("changed", 0) > 0
+    installed = build.read_installed(MODULE_NAME, obs.policy_root.policy_type,
+                                     obs.policy_root.root)
+    module, unchanged = analysis.plan_module(findings, MODULE_NAME, installed)
+    if module is not None and not unchanged:
+        workdir = tempfile.mkdtemp(prefix="postmulti-selinux-module-")
+        try:
+            built = build.compile_module(module, workdir)
+            ctx.transaction.install_module(built.pp_path)
+            commit = CommitPolicy(1)
+            commit.title = "install policy module {} {}".format(module.name, module.version)
+            commit.reason = "true policy gaps: " + "; ".join(
+                f.line() for f in findings if f.rule or f.role_rule)
+            entry = journal.begin(commit, commit.snapshot(ctx))
+            data = commit.apply(ctx)
+            journal.done(entry, data)
+            report.applied.append({"kind": "policy-module", "title": commit.title,
+                                   "reason": commit.reason})
+            report.store_rebuilds += data.get("rebuilds", 0)
+            ctx.transaction = PolicyTransaction(ctx.policy_root)
+            acted = True
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return acted

@@ -1,0 +1,121 @@
+"""Observe the host: SELinux state, Postfix instances, labels, listener ports, service manager."""
+
+import os
+import shutil
+import typing
+
+from postmulti_selinux.errors import ToolError
+from postmulti_selinux.postfix.manage import Manager
+from postmulti_selinux.selinux import PolicyRoot, PortCheck
+
+DOMAIN = "postfix_master_t"  # the domain that binds a child's listeners (smtpd inherits them)
+
+SELinuxState = typing.NamedTuple("SELinuxState", [
+    ("enabled", bool), ("enforcing", bool), ("policy_type", str)])
+
+
+def selinux_state(root="/"):
+    # type: (str) -> SELinuxState
+    """The live kernel's answer on "/"; for an alternate root (offline mode: an image or a test
+    tree) what that root's /etc/selinux/config says."""
+    policy_root = PolicyRoot(root)
+    if not policy_root.is_live:
+        mode = _config_mode(policy_root.path("/etc/selinux/config"))
+        return SELinuxState(mode in ("enforcing", "permissive"), mode == "enforcing",
+                            policy_root.policy_type)
+    import selinux
+    enabled = selinux.is_selinux_enabled() == 1
+    enforcing = enabled and selinux.security_getenforce() == 1
+    return SELinuxState(enabled, enforcing, policy_root.policy_type)
+
+
+def _config_mode(path):
+    # type: (str) -> str
+    try:
+        with open(path) as handle:
+            for line in handle:
+                key, _, value = line.strip().partition("=")
+                if key == "SELINUX":
+                    return value.strip().lower()
+    except (IOError, OSError):
+        pass
+    return "disabled"
+
+
+def service_manager():
+    # type: () -> str
+    """``systemd`` when PID 1 is systemd, else ``sysv`` (the ``service`` command)."""
+    if os.path.isdir("/run/systemd/system") and shutil.which("systemctl"):
+        return "systemd"
+    return "sysv"
+
+
+def child_dir_pairs(parent, child):
+    # type: (typing.Any, typing.Any) -> typing.List[typing.Tuple[str, str, str]]
+    """(role, parent_dir, child_dir) for the config, queue and data directories."""
+    pairs = []
+    for role in ("config_directory", "queue_directory", "data_directory"):
+        theirs, mine = getattr(parent, role), getattr(child, role)
+        if theirs and mine and theirs != mine:
+            pairs.append((role, theirs, mine))
+    return pairs
+
+
+class Observation(object):
+    """Everything the plan is built from, read once."""
+
+    def __init__(self, name, config_dir="/etc/postfix", root="/", port_backend="auto"):
+        # type: (str, str, str, str) -> None
+        self.name = name
+        self.manager = Manager(config_dir)
+        self.policy_root = PolicyRoot(root)
+        self.selinux = selinux_state(root)
+        self.service_manager = service_manager()
+        self.port_backend = port_backend
+        self.host = self.manager.host()
+        self.child = None  # set by refresh() once the child exists
+        self._ports = None  # type: typing.Optional[PortCheck]
+        self.refresh()
+
+    def refresh(self):
+        # type: () -> None
+        """Re-read Postfix state (after a create or listener change)."""
+        self.host = self.manager.host()
+        existing = [c for c in self.host.children if c.matches(self.name)]
+        self.child = existing[0] if existing else None
+
+    @property
+    def parent(self):
+        return self.host.parent
+
+    def system_path(self, path):
+        # type: (str) -> str
+        """A Postfix path as the policy sees it: offline, the Postfix tree lives under the
+        alternate root, so /ROOT/etc/postfix-sub is /etc/postfix-sub to the policy."""
+        return path if self.policy_root.is_live else self.policy_root.system_path(path)
+
+    def dir_pairs(self):
+        # type: () -> typing.List[typing.Tuple[str, str, str]]
+        """(role, parent_dir, child_dir) as system paths."""
+        if not self.child:
+            return []
+        return [(role, self.system_path(a), self.system_path(b))
+                for role, a, b in child_dir_pairs(self.parent, self.child)]
+
+    def port_check(self):
+        # type: () -> PortCheck
+        if self._ports is None:
+            self._ports = PortCheck(self.policy_root, backend=self.port_backend)
+        return self._ports
+
+    def port_decisions(self, ports):
+        # type: (typing.Iterable[int]) -> list
+        return self.port_check().check([(p, "tcp") for p in sorted(set(ports))], DOMAIN)
+
+
+def require_selinux(state, allow_permissive=True):
+    # type: (SELinuxState, bool) -> None
+    """Refuse to apply on a host where SELinux is disabled: there is nothing to keep enforcing."""
+    if not state.enabled:
+        raise ToolError("SELinux is disabled on this host; postmulti-selinux only changes hosts "
+                        "that run SELinux", hint="enable SELinux first (and relabel), then rerun")

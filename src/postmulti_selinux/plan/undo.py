@@ -1,0 +1,42 @@
+"""Reverse everything the journal says the tool did for one instance, newest first."""
+
+import typing
+
+from postmulti_selinux.errors import ToolError
+from postmulti_selinux.plan.action import Context
+from postmulti_selinux.plan.actions import (
+    AddEquivalence, AddPortLabel, ClearServiceDisable, CommitPolicy, CreateChild, EnableChild,
+    OwnDataDirectory, RelabelChild, SetListener)
+from postmulti_selinux.plan.journal import Journal, Lock
+from postmulti_selinux.selinux import PolicyRoot
+
+# kind -> class whose undo() knows how to reverse journalled data ("policy-module" installs are
+# journalled as commit-policy entries and reverted through their undo record).
+UNDOERS = dict((cls.kind, cls) for cls in (
+    CreateChild, SetListener, ClearServiceDisable, EnableChild, AddEquivalence, AddPortLabel,
+    CommitPolicy, RelabelChild, OwnDataDirectory))
+
+
+def undo(name, state, root="/", log=None):
+    # type: (str, str, str, typing.Callable) -> typing.List[dict]
+    """Undo every journalled action of ``name``; return what was undone (newest first)."""
+    log = log or (lambda text: None)
+    with Lock(state):
+        journal = Journal(state, name)
+        entries = list(journal.entries())
+        if not entries:
+            return []
+        ctx = Context(None, PolicyRoot(root), None, log)
+        undone = []
+        for entry in reversed(entries):
+            kind = entry["action"]["kind"]
+            cls = UNDOERS.get(kind)
+            if cls is None:
+                raise ToolError("the journal {} has an unknown action {!r}".format(
+                    journal.path, kind))
+            log("undo {}: {}".format(kind, entry["action"]["title"]))
+            cls.undo(ctx, entry["data"])
+            undone.append({"kind": kind, "title": entry["action"]["title"],
+                           "state": entry["state"]})
+        journal.clear()
+        return undone

@@ -1,0 +1,115 @@
+"""After a restart: still enforcing, the child's master in postfix_master_t, its listeners
+answering SMTP and accepting a recipient, and no new Postfix AVC/SELINUX_ERR records."""
+
+import os
+import smtplib
+import socket
+import time
+import typing
+
+from postmulti_selinux.avc.reader import AuditReader, expand_rotated
+from postmulti_selinux.avc.records import Denial
+
+Check = typing.NamedTuple("Check", [("name", str), ("ok", bool), ("detail", str)])
+AUDIT_LOG = "/var/log/audit/audit.log"
+MASTER_DOMAIN = "postfix_master_t"
+
+
+def master_pid(queue_directory):
+    # type: (str) -> typing.Optional[int]
+    try:
+        with open(os.path.join(queue_directory, "pid", "master.pid")) as handle:
+            pid = int(handle.read().split()[0])
+    except (IOError, OSError, ValueError, IndexError):
+        return None
+    return pid if os.path.exists("/proc/{}".format(pid)) else None
+
+
+def process_context(pid):
+    # type: (int) -> str
+    try:
+        with open("/proc/{}/attr/current".format(pid)) as handle:
+            return handle.read().strip("\0\n ")
+    except (IOError, OSError):
+        return ""
+
+
+def smtp_probe(address, port, helo="postmulti-selinux.invalid", recipient=None, timeout=15):
+    # type: (str, int, str, typing.Optional[str], int) -> typing.Tuple[bool, str]
+    """Connect, expect a 2xx greeting, EHLO, and (with ``recipient``) MAIL/RCPT then RSET."""
+    host = "127.0.0.1" if address in ("*", "0.0.0.0", "") else address.strip("[]")
+    if host == "::":
+        host = "::1"
+    try:
+        client = smtplib.SMTP(timeout=timeout)
+        code, banner = client.connect(host, port)
+        if not 200 <= code < 300:
+            return False, "greeting {} {}".format(code, banner.decode(errors="replace"))
+        code, _ = client.ehlo(helo)
+        if code != 250:
+            return False, "EHLO answered {}".format(code)
+        detail = "greeting {}, EHLO 250".format(code)
+        if recipient:
+            code, text = client.mail("")
+            rcode, rtext = client.rcpt(recipient) if code == 250 else (code, text)
+            client.rset()
+            if rcode not in (250, 251):
+                return False, "RCPT TO:<{}> answered {} {}".format(
+                    recipient, rcode, rtext.decode(errors="replace"))
+            detail += ", RCPT <{}> {}".format(recipient, rcode)
+        client.quit()
+        return True, detail
+    except (OSError, smtplib.SMTPException, socket.error) as exc:
+        return False, "{}: {}".format(type(exc).__name__, exc)
+
+
+def postfix_denials(since, audit_log=AUDIT_LOG):
+    # type: (float, str) -> list
+    """AVC denials and SELINUX_ERR records of Postfix domains at or after ``since``."""
+    if not os.path.exists(audit_log):
+        return []
+    reader = AuditReader(since=since)
+    found = []
+    for item in reader.read_files(expand_rotated(audit_log)):
+        if isinstance(item, Denial) and item.result == "granted":
+            continue
+        contexts = [getattr(item, name, None) for name in ("scontext", "invalid_context")]
+        if any(c is not None and c.type.startswith("postfix_") for c in contexts):
+            found.append(item)
+    return found
+
+
+def verify_child(child, selinux_state_fn, since, recipient=None, settle=20.0):
+    # type: (typing.Any, typing.Callable, float, typing.Optional[str], float) -> typing.List[Check]
+    """Run every check for one child; listeners are retried for up to ``settle`` seconds."""
+    checks = []
+    state = selinux_state_fn()
+    checks.append(Check("enforcing", state.enforcing,
+                        "SELinux is {}".format("enforcing" if state.enforcing else
+                                               "NOT enforcing" if state.enabled else "disabled")))
+    deadline = time.time() + settle
+    pid = master_pid(child.queue_directory)
+    while pid is None and time.time() < deadline:
+        time.sleep(0.5)
+        pid = master_pid(child.queue_directory)
+    if pid is None:
+        checks.append(Check("master", False, "{}: no running master (pid file under {})".format(
+            child.label, child.queue_directory)))
+    else:
+        context = process_context(pid)
+        checks.append(Check("master", context.split(":")[2:3] == [MASTER_DOMAIN],
+                            "{}: master pid {} runs in {}".format(child.label, pid, context)))
+    for listener in child.listeners:
+        ok, detail = False, ""
+        while True:
+            ok, detail = smtp_probe(listener.address, listener.port, recipient=recipient)
+            if ok or time.time() >= deadline:
+                break
+            time.sleep(0.5)
+        checks.append(Check("listener {}:{}".format(listener.address, listener.port), ok, detail))
+    if not child.listeners:
+        checks.append(Check("listeners", False, "{} has no inet listener".format(child.label)))
+    denials = postfix_denials(since)
+    checks.append(Check("avc", not denials, "{} new Postfix AVC/SELINUX_ERR record(s) since the "
+                                            "restart".format(len(denials))))
+    return checks

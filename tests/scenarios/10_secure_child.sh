@@ -1,0 +1,78 @@
+#!/bin/bash
+# Scenario 10, the product: the seed's recipe on an enforcing host (the child fails to start, as
+# in scenario 0), then `secure-child postfix-sub`, then a restart by hand. Also: dry run changes
+# nothing, a rerun has nothing to do, undo restores the exact prior state.
+# Context: secure-child runs from the boot-time unit (initrc_t on Debian).
+. "$(dirname "$0")/lib.sh"
+CHILD=postfix-sub
+LISTEN=127.0.0.1:10025
+UNIT_OF() { instance_unit "$1"; }
+
+fact context "$(id -Z)"
+fact enforce_before "$(getenforce)"
+
+step "the seed's recipe, and the failing start it leads to"
+seed_recipe "$CHILD" "$LISTEN"
+restart_postfix
+sleep 3
+fact unit_state_before "$(systemctl is-active "$(UNIT_OF $CHILD)")"
+fact listening_before "$(listening $LISTEN)"
+policy_state "$PMS_OUT/policy.before"
+md5sum /etc/postfix/main.cf /etc/$CHILD/main.cf /etc/$CHILD/master.cf >"$PMS_OUT/config.before"
+stat -c '%U %a' /var/lib/$CHILD >>"$PMS_OUT/config.before"
+
+step "secure-child --dry-run changes nothing"
+secure-child "$CHILD" --dry-run; fact dry_run_rc $?
+secure-child "$CHILD" --dry-run --json >"$PMS_OUT/plan.json"; fact dry_run_json_rc $?
+policy_state "$PMS_OUT/policy.dryrun"
+fact dry_run_policy_unchanged "$(cmp -s "$PMS_OUT/policy.before" "$PMS_OUT/policy.dryrun" && echo yes || echo no)"
+
+step "secure-child $CHILD"
+commit_before=$(commit_num)
+t0=$(date +%s.%N)
+secure-child "$CHILD" --verbose; fact secure_rc $?
+fact secure_child_seconds "$(python3 -c "print(round($(date +%s.%N) - $t0, 1))")"
+fact store_rebuilds "$(( $(commit_num) - commit_before ))"
+for d in /etc/$CHILD /var/spool/$CHILD /var/lib/$CHILD /var/spool/$CHILD/public /var/spool/$CHILD/private; do
+    fact "label:$d" "$(label "$d")"
+done
+fact data_dir_owner "$(stat -c %U /var/lib/$CHILD)"
+
+step "restart by hand, as the admin would"
+sleep 1
+AFTER=$(date +%s)
+restart_postfix; fact restart_rc $?
+sleep 5
+fact unit "$(UNIT_OF $CHILD)"
+fact unit_state "$(systemctl is-active "$(UNIT_OF $CHILD)")"
+fact listening "$(listening $LISTEN)"
+fact masters "$(ps -eZ | awk '$NF == "master" {print $1}' | sort | uniq -c | tr -s ' ')"
+fact smtp "$(smtp_probe 127.0.0.1 10025)"
+sleep 3
+fact child_queued "$(journalctl -b --no-pager | grep -c "postfix-sub/qmgr.*from=<probe@example.com>")"
+fact denials_after "$(postfix_denials "$AFTER" | wc -l)"
+postfix_denials "$AFTER"
+fact enforce_after "$(getenforce)"
+
+step "rerun: nothing to do"
+echo "what restorecon would still change (runtime files Postfix created itself):"
+restorecon -Rnv /etc/$CHILD /var/spool/$CHILD /var/lib/$CHILD
+echo "and in the parent's trees:"
+restorecon -Rnv /etc/postfix /var/spool/postfix /var/lib/postfix
+commit_before=$(commit_num)
+since=$(systemctl show -p ActiveEnterTimestampMonotonic --value "$(UNIT_OF $CHILD)")
+secure-child "$CHILD" --json >"$PMS_OUT/rerun.json"; fact rerun_rc $?
+fact rerun_changed "$(python3 -c "import json;print(json.load(open('$PMS_OUT/rerun.json'))['changed'])")"
+fact rerun_store_rebuilds "$(( $(commit_num) - commit_before ))"
+fact rerun_restarted "$([ "$since" = "$(systemctl show -p ActiveEnterTimestampMonotonic --value "$(UNIT_OF $CHILD)")" ] && echo no || echo yes)"
+
+step "undo restores the exact prior state"
+postmulti-selinux undo "$CHILD"; fact undo_rc $?
+policy_state "$PMS_OUT/policy.undone"
+md5sum /etc/postfix/main.cf /etc/$CHILD/main.cf /etc/$CHILD/master.cf >"$PMS_OUT/config.undone"
+stat -c '%U %a' /var/lib/$CHILD >>"$PMS_OUT/config.undone"
+fact undo_policy_identical "$(cmp -s "$PMS_OUT/policy.before" "$PMS_OUT/policy.undone" && echo yes || echo no)"
+fact undo_config_identical "$(cmp -s "$PMS_OUT/config.before" "$PMS_OUT/config.undone" && echo yes || echo no)"
+diff "$PMS_OUT/policy.before" "$PMS_OUT/policy.undone"
+fact enforce_end "$(getenforce)"
+exit 0

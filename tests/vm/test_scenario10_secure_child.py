@@ -1,0 +1,69 @@
+"""Scenario 10, the product in the enforcing VM: the seed's child, then ``secure-child``.
+
+The same host state as scenario 0 (whose test proves the child really fails without the tool);
+here the child must come up under systemd, answer SMTP on 10025 and queue a message, with SELinux
+enforcing throughout and no new Postfix denials. Then: the dry run changed nothing, a rerun has
+nothing to do, and undo puts the policy customisations and config files back byte for byte.
+"""
+
+import json
+import os
+
+import pytest
+
+pytestmark = pytest.mark.vm
+
+
+@pytest.fixture(scope="module")
+def run(vm):
+    result = vm("10_secure_child")
+    assert result.rc == 0, result.log
+    return result
+
+
+def test_starts_from_the_seeds_failure(run):
+    assert run.facts["unit_state_before"] == "failed"
+    assert run.facts["listening_before"] == "no"
+
+
+def test_dry_run_changes_nothing_and_plans_the_fix(run):
+    assert run.facts["dry_run_rc"] == "0" and run.facts["dry_run_json_rc"] == "0"
+    assert run.facts["dry_run_policy_unchanged"] == "yes"
+    plan = json.loads(run.read("plan.json"))
+    assert plan["dry_run"] is True and plan["applied"] == []
+    kinds = [a["kind"] for a in plan["plan"]["actions"] if not a["satisfied"]]
+    assert "fcontext-equivalence" in kinds and "relabel" in kinds
+
+
+def test_secure_child_brings_the_child_up_while_enforcing(run):
+    assert run.facts["secure_rc"] == "0", run.log
+    assert run.facts["enforce_before"] == run.facts["enforce_after"] == "Enforcing"
+    assert run.facts["enforce_end"] == "Enforcing"
+    assert run.facts["unit"] == "postfix@postfix-sub.service"
+    assert run.facts["unit_state"] == "active"
+    assert run.facts["listening"] == "yes"
+    assert run.facts["smtp"] == "ehlo=250 refused=0"
+    assert int(run.facts["child_queued"]) >= 1
+    assert run.facts["masters"].strip() == "2 system_u:system_r:postfix_master_t:s0"
+    assert run.facts["denials_after"] == "0"
+
+
+def test_child_paths_carry_the_parents_types(run):
+    assert run.facts["label:/etc/postfix-sub"] == "postfix_etc_t"
+    assert run.facts["label:/var/spool/postfix-sub/public"] == "postfix_public_t"
+    assert run.facts["label:/var/spool/postfix-sub/private"] == "postfix_private_t"
+    assert run.facts["label:/var/lib/postfix-sub"] == "postfix_data_t"
+    assert run.facts["data_dir_owner"] == "postfix"
+
+
+def test_rerun_has_nothing_to_do(run):
+    assert run.facts["rerun_rc"] == "0"
+    assert run.facts["rerun_changed"] == "False"
+    assert run.facts["rerun_store_rebuilds"] == "0"
+    assert run.facts["rerun_restarted"] == "no"
+
+
+def test_undo_restores_the_exact_prior_state(run):
+    assert run.facts["undo_rc"] == "0"
+    assert run.facts["undo_policy_identical"] == "yes"
+    assert run.facts["undo_config_identical"] == "yes"
