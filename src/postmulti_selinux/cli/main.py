@@ -19,8 +19,8 @@ def main():
 def _register():
     # type: () -> None
     """Attach the subcommands that exist; nothing is listed before it works."""
-    from postmulti_selinux.cli import avc, instances, labels, secure
-    for module in (instances, labels, avc, secure):
+    from postmulti_selinux.cli import avc, check, instances, labels, secure
+    for module in (instances, labels, avc, secure, check):
         module.register(main)
 
 

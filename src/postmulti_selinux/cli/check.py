@@ -1,0 +1,53 @@
+"""``postmulti-selinux check``: read-only health for monitoring (exit 0 OK, 1 WARNING, 2 CRITICAL)."""
+
+import json
+import sys
+import time
+
+import click
+
+from postmulti_selinux.errors import ToolError
+
+LABELS = {0: "OK", 1: "WARNING", 2: "CRITICAL"}
+
+
+@click.command("check")
+@click.argument("name", required=False)
+@click.option("--all", "all_children", is_flag=True, help="Every child instance.")
+@click.option("--config-dir", default="/etc/postfix", show_default=True)
+@click.option("--root", default="/", show_default=True, help="Alternate root (offline mode).")
+@click.option("--since", type=int, default=3600, show_default=True, metavar="SECONDS",
+              help="Count Postfix denials of the last SECONDS.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def check_command(name, all_children, config_dir, root, since, as_json):
+    """Report labels, ports, service, listeners and recent denials of NAME; change nothing."""
+    from postmulti_selinux.cli.secure import _names
+    from postmulti_selinux.plan.check import check_child, worst
+    try:
+        results = [(child, check_child(child, config_dir, root, time.time() - since))
+                   for child in _names(name, all_children, config_dir)]
+    except ToolError as exc:
+        if as_json:
+            click.echo(json.dumps({"ok": False, "status": 3, "error": str(exc)}))
+        raise ToolError(str(exc), exit_code=3)  # UNKNOWN in the plugin convention
+    status = max(worst(items) for _, items in results)
+    if as_json:
+        click.echo(json.dumps({
+            "status": status, "ok": status == 0,
+            "instances": [{"instance": child, "status": worst(items),
+                           "checks": [i._asdict() for i in items]} for child, items in results]},
+            indent=2, sort_keys=True))
+    else:
+        bad = ["{}: {}".format(child, i.detail) for child, items in results for i in items
+               if i.status == status and status]
+        click.echo("POSTMULTI-SELINUX {} - {}".format(
+            LABELS[status], "; ".join(bad) if bad else ", ".join(c for c, _ in results)))
+        for child, items in results:
+            for item in items:
+                click.echo("  [{}] {} {}: {}".format(LABELS[item.status], child, item.name,
+                                                     item.detail))
+    sys.exit(status)
+
+
+def register(group):
+    group.add_command(check_command)

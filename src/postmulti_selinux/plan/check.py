@@ -1,0 +1,57 @@
+"""``check``: read-only health of a secured child, in the monitoring-plugin convention
+(0 OK, 1 WARNING, 2 CRITICAL): SELinux mode, labels, listener ports' labels, the service, the
+listeners, and recent Postfix denials."""
+
+import time
+import typing
+
+from postmulti_selinux.plan.actions import wrong_labels
+from postmulti_selinux.plan.build import listener_ports
+from postmulti_selinux.plan.observe import Observation
+from postmulti_selinux.plan.verify import (
+    MASTER_DOMAIN, master_pid, postfix_denials, process_context, smtp_probe)
+from postmulti_selinux.postfix.preflight import preflight
+
+OK, WARNING, CRITICAL = 0, 1, 2
+Item = typing.NamedTuple("Item", [("name", str), ("status", int), ("detail", str)])
+
+
+def check_child(name, config_dir="/etc/postfix", root="/", since=None):
+    # type: (str, str, str, typing.Optional[float]) -> typing.List[Item]
+    obs = Observation(name, config_dir, root)
+    items = []
+    state = obs.selinux
+    items.append(Item("selinux", OK if state.enforcing else WARNING if state.enabled else CRITICAL,
+                      "enforcing" if state.enforcing else "permissive" if state.enabled else
+                      "disabled"))
+    child = obs.host.child(name)  # one-line error when there is no such child
+    for finding in preflight(obs.host, name):
+        items.append(Item("postfix:" + finding.code,
+                          CRITICAL if finding.severity == "error" else WARNING, finding.message))
+    wrong = wrong_labels(obs.policy_root, [(p, c) for _, p, c in obs.dir_pairs()])
+    items.append(Item("labels", WARNING if wrong else OK,
+                      "{} path(s) not labeled like the parent's, e.g. {}".format(
+                          len(wrong), wrong[0].path) if wrong else
+                      "child trees labeled like the parent's"))
+    for decision in obs.port_decisions(listener_ports(child)):
+        items.append(Item("port {}/{}".format(decision.port, decision.proto),
+                          OK if decision.bindable else CRITICAL, decision.reason))
+    if child.enabled and obs.policy_root.is_live:
+        pid = master_pid(child.queue_directory)
+        context = process_context(pid) if pid else ""
+        running_ok = context.split(":")[2:3] == [MASTER_DOMAIN]
+        items.append(Item("master", OK if running_ok else CRITICAL,
+                          "pid {} in {}".format(pid, context) if pid else "not running"))
+        for listener in child.listeners:
+            ok, detail = smtp_probe(listener.address, listener.port)
+            items.append(Item("listener {}:{}".format(listener.address, listener.port),
+                              OK if ok else CRITICAL, detail))
+        denials = postfix_denials(since if since is not None else time.time() - 3600)
+        items.append(Item("avc", WARNING if denials else OK,
+                          "{} Postfix denial(s) in the window".format(len(denials))))
+    return items
+
+
+def worst(items):
+    # type: (typing.List[Item]) -> int
+    return max([i.status for i in items] or [OK])
