@@ -1,7 +1,8 @@
 """Fold a stream of reader items into distinct denials (memory bounded by distinct denials, not
 by log length), then fill in paths of records that carried only ``name=`` from other records
-of the same inode; failing that, from a unique known path with that file name; failing that,
-from the one directory the same domain is seen working in (``path_from`` says which)."""
+of the same inode; failing that, from the event's command line (PROCTITLE); failing that, from
+a unique known path with that file name; failing that, from the one directory the same domain
+is seen working in (``path_from`` says which)."""
 
 import os
 from collections import OrderedDict
@@ -14,7 +15,7 @@ MAX_INDEX = 200000      # inode/name index entries kept for path resolution
 class DenialGroup(object):
     """Identical denials (same types, class, object, result) with their perms merged."""
 
-    __slots__ = ("source", "target", "tclass", "result", "path", "path_from", "name", "dev",
+    __slots__ = ("source", "target", "tclass", "result", "path", "path_from", "argv_path", "name", "dev",
                  "ino", "port", "perms", "count", "first", "scontext", "tcontext", "comm",
                  "exe", "permissive", "ioctlcmds", "capabilities")
 
@@ -23,8 +24,10 @@ class DenialGroup(object):
         self.target = denial.tcontext.type
         self.tclass = denial.tclass
         self.result = denial.result
-        self.path = denial.path
-        self.path_from = "record" if denial.path else None
+        # A path read off the command line is only a hint: another record of the inode wins.
+        self.argv_path = denial.path if denial.path_from == "argv" else None
+        self.path = None if self.argv_path else denial.path
+        self.path_from = "record" if self.path else None
         self.name = denial.name
         self.dev = denial.dev
         self.ino = denial.ino
@@ -52,7 +55,7 @@ class DenialGroup(object):
 
 
 def _key(denial, path):
-    obj = path or (denial.dev, denial.ino, denial.name)
+    obj = path if path and denial.path_from != "argv" else (denial.dev, denial.ino, denial.name)
     return (denial.scontext.type, denial.tcontext.type, denial.tclass, denial.result, obj, denial.port)
 
 
@@ -102,7 +105,7 @@ class Collection(object):
             entry[0].update(denial.perms)
             entry[1] += 1
             return
-        if denial.path and len(self._inodes) < MAX_INDEX:
+        if denial.path and denial.path_from != "argv" and len(self._inodes) < MAX_INDEX:
             if denial.ino is not None:
                 self._inodes[(denial.dev, denial.ino)] = denial.path
             self._names.setdefault(os.path.basename(denial.path), set()).add(denial.path)
@@ -123,6 +126,8 @@ class Collection(object):
                 path = self._inodes.get((group.dev, group.ino)) if group.ino is not None else None
                 if path:
                     group.path, group.path_from = path, "inode"
+                elif group.argv_path:
+                    group.path, group.path_from = group.argv_path, "argv"
                 elif group.name:
                     candidates = self._names.get(group.name, ())
                     dirs = self._dirs.get((group.source, group.dev), ())

@@ -70,6 +70,21 @@ class PathMapper(object):
                               "postfix-" + match.group("name"), "inferred")
         return Mapped(path, None, None)
 
+    def instance_dirs(self, name):
+        # type: (Optional[str]) -> Optional[InstanceDirs]
+        """The directories of instance ``name``: discovered, else by Postfix's layout convention
+        (``postfix-NAME`` -> ``/etc/postfix-NAME`` …) when inference is on; None otherwise."""
+        if not name:
+            return None
+        if name == self.parent.name:
+            return self.parent
+        for child in self.children:
+            if child.name == name:
+                return child
+        if self.infer and name.startswith("postfix-"):
+            return InstanceDirs(name, *(base + name[len("postfix"):] for base in PARENT_DIRS))
+        return None
+
     def instance_of(self, path):
         # type: (str) -> Optional[str]
         """The instance a path belongs to (parent included), or None."""

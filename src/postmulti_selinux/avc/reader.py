@@ -20,11 +20,11 @@ from postmulti_selinux.errors import ToolError
 
 # Numeric record types as syslog/dmesg print them ("type=1400 audit(...)").
 _NUMERIC_TYPES = {"1400": "AVC", "1401": "SELINUX_ERR", "1300": "SYSCALL", "1302": "PATH",
-                  "1307": "CWD", "1403": "MAC_POLICY_LOAD", "1320": "EOE", "1107": "USER_AVC",
+                  "1307": "CWD", "1327": "PROCTITLE", "1403": "MAC_POLICY_LOAD", "1320": "EOE", "1107": "USER_AVC",
                   "1122": "USER_SELINUX_ERR"}
 _WANTED = frozenset(["AVC", "USER_AVC", "SELINUX_ERR", "USER_SELINUX_ERR", "SYSCALL", "PATH",
-                     "CWD", "MAC_POLICY_LOAD", "EOE"])
-_JOINED = frozenset(["SYSCALL", "PATH", "CWD", "EOE"])
+                     "CWD", "PROCTITLE", "MAC_POLICY_LOAD", "EOE"])
+_JOINED = frozenset(["SYSCALL", "PATH", "CWD", "PROCTITLE", "EOE"])
 
 _HEADER = re.compile(r"type=(?P<type>[A-Z_]+|\d{4})\s+(?:msg=)?audit\((?P<stamp>[^()]{1,64})\)\s?:\s?")
 # journald without auditd: "audit[2419]: AVC avc:  denied ..." (no stamp).
@@ -116,7 +116,7 @@ def parse_stamp(text):
 
 
 class _Event(object):
-    __slots__ = ("stamp", "avcs", "errs", "syscall", "cwd", "paths")
+    __slots__ = ("stamp", "avcs", "errs", "syscall", "cwd", "paths", "argv")
 
     def __init__(self, stamp):
         self.stamp = stamp
@@ -125,6 +125,7 @@ class _Event(object):
         self.syscall = None
         self.cwd = None
         self.paths = []
+        self.argv = ()
 
 
 class AuditReader(object):
@@ -250,6 +251,8 @@ class AuditReader(object):
             event.cwd = unquote(fields(body).get("cwd"))
         elif rtype == "PATH" and len(event.paths) < 16:
             event.paths.append(fields(body))
+        elif rtype == "PROCTITLE":
+            event.argv = proctitle_argv(body)
 
     # -- event -> items -------------------------------------------------------------------
     def _emit(self, event):
@@ -285,8 +288,11 @@ class AuditReader(object):
         ino = _int(values.get("ino"))
         name = unquote(values.get("name"))
         path = unquote(values.get("path"))
+        path_from = "record"
         if not path:
             path = _path_from_records(event, name, ino)
+        if not path:
+            path, path_from = _path_from_argv(event, name), "argv"
         permissive = values.get("permissive")
         port = _int(values.get("src")) if "name_bind" in perms else _int(values.get("dest"))
         success = syscall.get("success")
@@ -301,7 +307,8 @@ class AuditReader(object):
             permissive=None if permissive is None else permissive == "1",
             port=port, ioctlcmd=unquote(values.get("ioctlcmd")),
             capability=_int(values.get("capability")),
-            success=None if success is None else success == "yes")
+            success=None if success is None else success == "yes",
+            path_from=path_from if path and path.startswith("/") else None)
 
     @staticmethod
     def _selinux_err(event, body):
@@ -335,6 +342,44 @@ def _path_from_records(event, name, ino):
     if best and not best.startswith("/") and event.cwd and event.cwd.startswith("/"):
         best = os.path.normpath(os.path.join(event.cwd, best))
     return best
+
+
+def proctitle_argv(body):
+    # type: (str) -> tuple
+    """The command line of a PROCTITLE record: hex (NUL-separated), "quoted" (one word), or
+    ``ausearch -i``'s space-separated text. At most 32 arguments are kept."""
+    _, sep, value = body.partition("proctitle=")
+    if not sep:
+        return ()
+    value = value.strip()
+    if _HEX.match(value.split(" ", 1)[0]):
+        try:
+            text = bytes.fromhex(value.split(" ", 1)[0]).decode("utf-8", "replace")
+        except ValueError:
+            return ()
+        return tuple(a for a in text.split("\0") if a)[:32]
+    if len(value) >= 2 and value[0] == '"':
+        end = value.find('"', 1)
+        return (value[1:end],) if end > 1 else ()
+    return tuple(value.split())[:32]
+
+
+def _path_from_argv(event, name):
+    """Full path from the event's command line: the only argument naming ``name`` (``chown root
+    /etc/postfix-sub`` denied on ``name="postfix-sub"``), made absolute with CWD if needed.
+    Two arguments with that name (``cmp etc/hosts /etc/hosts``) say nothing: None."""
+    if not name or not event.argv:
+        return None
+    matches = [a for a in event.argv[1:]
+               if not a.startswith("-") and os.path.basename(a.rstrip("/")) == name]
+    if len(matches) != 1:
+        return None
+    arg = matches[0]
+    if not arg.startswith("/"):
+        if not (event.cwd and event.cwd.startswith("/")):
+            return None
+        arg = os.path.join(event.cwd, arg)
+    return os.path.normpath(arg)
 
 
 def open_log(path):

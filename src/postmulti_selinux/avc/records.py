@@ -77,6 +77,7 @@ class Denial(NamedTuple):
     ioctlcmd: Optional[str]
     capability: Optional[int]
     success: Optional[bool]          # the syscall's outcome, when a SYSCALL record came with it
+    path_from: Optional[str] = None  # "record" (path=/PATH), "argv" (PROCTITLE) or None
 
 
 class SelinuxError(NamedTuple):

@@ -6,6 +6,7 @@ Collaborators are injected so that the labeling engine and discovery can supply 
 already in our module, so a rerun recognises denials it has answered before).
 """
 
+import os
 import re
 from typing import NamedTuple, Optional, Tuple
 
@@ -14,13 +15,14 @@ from postmulti_selinux.avc.paths import PathMapper
 from postmulti_selinux.avc.records import is_identifier, parse_context
 
 # Machine-readable kinds.
-MISLABEL, PORT, BOOLEAN, DONTAUDIT, CONSTRAINT, ROLE, MISSING_RULE, OUT_OF_SCOPE, GRANTED = (
+MISLABEL, PORT, BOOLEAN, DONTAUDIT, CONSTRAINT, ROLE, MISSING_RULE, OUT_OF_SCOPE, GRANTED, STATE = (
     "mislabel", "port", "boolean", "dontaudit", "constraint", "role", "missing_rule",
-    "out_of_scope", "granted")
+    "out_of_scope", "granted", "state")
 SOCKET_CLASSES = frozenset(["tcp_socket", "udp_socket", "sctp_socket", "dccp_socket"])
 PORT_PERMS = frozenset(["name_bind", "name_connect"])
 _PATH_NOTES = {"inode": " (path taken from another record of the same inode)",
                "name": " (path taken from the only record with that file name)",
+               "argv": " (path taken from the command line in the PROCTITLE record)",
                "directory": " (path guessed: the one directory this domain is seen working in)"}
 POSTFIX_DOMAIN = re.compile(r"\Apostfix_[A-Za-z0-9_]+_t\Z")
 
@@ -168,7 +170,45 @@ class Triage(object):
         finding = self._mislabel(g, perms, what, base)
         if finding:
             return finding
+        if self._set_permissions_chown(g, perms):
+            allowed, _ = self._allowed(g.source, g.target, g.tclass, perms)
+            if perms - allowed:
+                return Finding(STATE, "{}: {}".format(what, self._chown_reason(g, g.target)),
+                               fix=self._chown_fix(base.get("instance")), **base)
         return self._by_policy(g.source, g.target, g.tclass, perms, what, base)
+
+    def _set_permissions_chown(self, g, perms):
+        """True for ``postfix set-permissions`` (post-install) running ``chown root`` on an
+        instance's config directory: a setattr on a directory by chown, where the directory is
+        (or maps to) the parent's config directory. Deciding on comm/exe can only ever withhold
+        a rule, never add one."""
+        if g.tclass != "dir" or perms != frozenset(["setattr"]):
+            return False
+        if g.comm != "chown" and os.path.basename(g.exe or "") != "chown":
+            return False
+        config_dir = self.mapper.parent.config_directory.rstrip("/")
+        if g.path:
+            return self.mapper.map(g.path).path.rstrip("/") == config_dir
+        if self.expected_context is None:
+            return False
+        expected = parse_context(self.expected_context(config_dir, "dir") or "")
+        return expected is not None and expected.type == g.target
+
+    def _chown_reason(self, g, config_type):
+        return ("`postfix set-permissions` runs `chown root` on the instance's config directory "
+                "{} in {}, and this policy gives {} no setattr on {} directories. No allow rule "
+                "is the fix: the directory is root-owned already; what set-permissions then "
+                "fails to do (data directory owned by mail_owner, mode 0700) is done as a state "
+                "fix".format(g.path or "(" + (g.name or "?") + ")", g.source, g.source, config_type))
+
+    def _chown_fix(self, instance):
+        dirs = self.mapper.instance_dirs(instance)
+        if dirs is None:
+            return ("no module: chown the instance's data_directory to its mail_owner, mode 0700 "
+                    "(postmulti-selinux secure does this)")
+        return ("no module: chown \"$(postconf -c {conf} -h mail_owner)\" {data} && chmod 0700 {data} "
+                "(postmulti-selinux secure does this)".format(conf=dirs.config_directory,
+                                                              data=dirs.data_directory))
 
     def _installed_rule(self, source, target, tclass, perms):
         if not self.installed:
@@ -213,7 +253,10 @@ class Triage(object):
             fix = "restorecon -v {}".format(g.path)
         reason += _PATH_NOTES.get(g.path_from, "")
         allowed, _ = self._allowed(g.source, expected.type, g.tclass, perms)
-        if perms - allowed:
+        if perms - allowed and self._set_permissions_chown(g, perms):
+            reason += "; even then: {}".format(self._chown_reason(g, expected.type))
+            fix += "; then, with no module: " + self._chown_fix(base.get("instance"))[len("no module: "):]
+        elif perms - allowed:
             reason += " (even then {} lacks {{ {} }} on {}: re-run after relabeling)".format(
                 g.source, " ".join(sorted(perms - allowed)), expected.type)
         reason = "{}: {}".format(what, reason)
