@@ -82,15 +82,16 @@ MISSING=$(for p in $ROLE_PACKAGES python3-apt; do dpkg-query -W -f='${db:Status-
 fact packages_missing "$MISSING"
 INSTALL_PACKAGES=$([ -z "${MISSING// /}" ] && echo true || echo false)
 fact role_installs_packages "$INSTALL_PACKAGES"
-play install -e "{\"postmulti_selinux_instances\": [], \"postmulti_selinux_wheel\": \"$WHEEL\",
-  \"postmulti_selinux_wheel_remote\": true, \"postmulti_selinux_pip_extra_args\": \"--no-index --no-deps\",
-  \"postmulti_selinux_install_packages\": $INSTALL_PACKAGES}"
+# The same role variables on every run, as one inventory would give them.
+ROLE_VARS="{\"postmulti_selinux_wheel\": \"$WHEEL\", \"postmulti_selinux_wheel_remote\": true,
+  \"postmulti_selinux_pip_extra_args\": \"--no-index --no-deps\", \"postmulti_selinux_install_packages\": $INSTALL_PACKAGES}"
+play install -e "$ROLE_VARS" -e '{"postmulti_selinux_instances": []}'
 fact installed_tool "$(/usr/local/sbin/postmulti-selinux --version 2>&1)"
 fact installed_tool_path "$(readlink -f /usr/local/sbin/postmulti-selinux)"
 snapshot before
 
 step "check mode: reports changed, changes nothing"
-play check --check --diff -e "{\"postmulti_selinux_install_packages\": $INSTALL_PACKAGES}"
+play check --check --diff -e "$ROLE_VARS"
 snapshot check
 fact check_policy_unchanged "$(same before check policy)"
 fact check_config_unchanged "$(same before check config)"
@@ -101,7 +102,7 @@ fact unit_state_after_check "$(systemctl is-active "$(instance_unit $CHILD)")"
 step "real run: the child serves SMTP while enforcing"
 AFTER=$(date +%s)
 t0=$(date +%s.%N)
-play apply -v -e "{\"postmulti_selinux_install_packages\": $INSTALL_PACKAGES}"
+play apply -v -e "$ROLE_VARS"
 fact apply_seconds "$(python3 -c "print(round($(date +%s.%N) - $t0, 1))")"
 fact unit "$(instance_unit $CHILD)"
 fact unit_state "$(systemctl is-active "$(instance_unit $CHILD)")"
@@ -115,16 +116,16 @@ postfix_denials "$AFTER"
 fact enforce_after_apply "$(getenforce)"
 
 step "rerun: changed=0"
-play rerun -e "{\"postmulti_selinux_install_packages\": $INSTALL_PACKAGES}"
+play rerun -e "$ROLE_VARS"
 fact rerun_unit_state "$(systemctl is-active "$(instance_unit $CHILD)")"
 
 step "state=absent: the prior state comes back"
-play absent -e postmulti_selinux_state=absent -e "{\"postmulti_selinux_install_packages\": $INSTALL_PACKAGES}"
+play absent -e postmulti_selinux_state=absent -e "$ROLE_VARS"
 snapshot absent
 fact absent_policy_restored "$(same before absent policy)"
 fact absent_config_restored "$(same before absent config)"
 fact absent_labels_restored "$(same before absent labels)"
-play absent_again -e postmulti_selinux_state=absent -e "{\"postmulti_selinux_install_packages\": $INSTALL_PACKAGES}"
+play absent_again -e postmulti_selinux_state=absent -e "$ROLE_VARS"
 
 fact enforce_end "$(getenforce)"
 exit 0
