@@ -54,3 +54,28 @@ def test_bad_input_is_one_line_error(debian, args, message):
                                           debian.file_contexts, "--store", "default", *args)
     assert result.exit_code != 0 and message in result.output
     assert "Traceback" not in result.output
+
+
+def test_install_goes_through_one_transaction_and_rerun_is_noop(debian, tmp_path):
+    from postmulti_selinux.avc.build import copy_store, read_installed
+    from postmulti_selinux.selinux import PolicyRoot
+    root = copy_store("/", "default", str(tmp_path / "root"))
+    policy_root = PolicyRoot(root, "default")
+    args = ["--input", fixture_path("constructed_cases.log"), "--module", "pmavc_cli", "--install",
+            "--root", root, "--output-dir", str(tmp_path), "--json"]
+    before = policy_root.commit_number()
+    first = run(*args)
+    assert first.exit_code == 0, first.output
+    module = json.loads(first.output)["module"]
+    assert module["installed"] and module["rebuilds"] == 1
+    assert policy_root.commit_number() == before + 1
+    installed = read_installed("pmavc_cli", "default", root)
+    assert installed.version == module["version"]
+    assert ("postfix_master_t", "postfix_etc_t", "dir", ("setattr",)) in installed.rules
+    again = run(*args)
+    assert again.exit_code == 0, again.output
+    module2 = json.loads(again.output)["module"]
+    assert module2["unchanged"] and not module2["installed"] and module2["rebuilds"] == 0
+    assert policy_root.commit_number() == before + 1
+    text = run(*args[:-1])
+    assert "unchanged (already installed)" in text.output

@@ -8,11 +8,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from postmulti_selinux.avc.analysis import analyse, plan_module
-from postmulti_selinux.avc.build import (compile_module, copy_store, install_module, next_version,
-                                         pp_name_version, read_installed)
+from postmulti_selinux.avc.build import (compile_module, copy_store, next_version, pp_name_version,
+                                         read_installed)
 from postmulti_selinux.avc.render import render_module
 from postmulti_selinux.avc.triage import Finding, Rule
 from postmulti_selinux.errors import ToolError
+from postmulti_selinux.selinux import PolicyTransaction
 from tests.avc.conftest import cached_policy, fixture_path
 
 GAP = ('type=AVC msg=audit(1716800000.100:101): avc:  denied  { setattr } for  pid=812 comm="COMM" '
@@ -21,6 +22,13 @@ GAP = ('type=AVC msg=audit(1716800000.100:101): avc:  denied  { setattr } for  p
 SYSCALL = ('type=SYSCALL msg=audit(1716800000.100:101): arch=c000003e syscall=260 success=no exit=-13 '
            'items=1 comm="COMM" exe="EXE" key=(null)')
 PATH = 'type=PATH msg=audit(1716800000.100:101): item=0 name="PATHNAME" inode=1311 dev=fe:01'
+
+
+def install_module(pp_path, store, root):
+    """Through the product's single policy transaction; returns the number of rebuilds."""
+    transaction = PolicyTransaction(root, store)
+    transaction.install_module(pp_path)
+    return transaction.commit().rebuilds
 
 
 def constructed(debian):
@@ -47,7 +55,7 @@ def test_links_into_debian_store_copy_and_rerun_is_noop(debian, debian_store_cop
     module, _ = plan_module(findings, "postmulti_avc", None, with_fc=True)
     assert module.fc and "/var/spool/postfix-sub/etc/resolv\\.conf\t--\tsystem_u:object_r:etc_t:s0" in module.fc
     built = compile_module(module, str(tmp_path))
-    install_module(built.pp_path, "default", debian_store_copy)
+    assert install_module(built.pp_path, "default", debian_store_copy) == 1
     installed = read_installed("postmulti_avc", "default", debian_store_copy)
     assert installed.version == module.version
     assert Rule("postfix_master_t", "postfix_etc_t", "dir", ("setattr",)) in installed.rules
@@ -71,7 +79,7 @@ def test_links_into_el9_targeted_store_copy(el9, tmp_path):
     assert "shadow_t" not in module.te
     built = compile_module(module, str(tmp_path))
     root = copy_store(el9.root, "targeted", str(tmp_path / "root"))
-    install_module(built.pp_path, "targeted", root)
+    assert install_module(built.pp_path, "targeted", root) == 1
     assert read_installed("postmulti_avc", "targeted", root).version == module.version
 
 

@@ -5,8 +5,8 @@ is read back from the store (its ``hll`` is the original .pp) and its rules from
 CIL, so a rerun with the same denials renders the same rule set and is a no-op, and a new
 denial bumps N (old rules are carried forward, not dropped).
 
-Installation in the product goes through the labeling engine's single policy transaction;
-:func:`install_module` is the standalone equivalent (``semodule [-n] [-p ROOT] -s STORE -i``).
+Installation goes through the labeling engine's single policy transaction
+(:class:`postmulti_selinux.selinux.PolicyTransaction`), never through semodule directly.
 """
 
 import bz2
@@ -15,7 +15,6 @@ import re
 import shutil
 import struct
 import subprocess
-import tempfile
 from typing import NamedTuple, Optional
 
 from postmulti_selinux.avc.triage import RoleRule, Rule
@@ -110,7 +109,12 @@ def pp_name_version(data):
 
 
 def store_dir(root, store):
-    return os.path.join(root or "/", "var/lib/selinux", store)
+    """The module store of STORE under ROOT (as libsemanage finds it: semanage.conf's store-root)."""
+    from postmulti_selinux.selinux import PolicyRoot
+    try:
+        return PolicyRoot(root or "/", store).store_dir
+    except ToolError:
+        return os.path.join(root or "/", "var/lib/selinux", store)
 
 
 def read_installed(name, store, root="/"):
@@ -157,15 +161,6 @@ def next_version(installed_version, digest):
         return installed_version, True
     serial = int(match.group(1)) + 1 if match else 1
     return "1.{}.h{}".format(serial, digest), False
-
-
-def install_module(pp_path, store, root=None):
-    """``semodule -i`` into STORE; with ROOT (an alternate root) offline, no policy reload."""
-    argv = ["semodule"]
-    if root and os.path.abspath(root) != "/":
-        argv += ["-n", "-p", os.path.abspath(root)]
-    argv += ["-s", store, "-i", pp_path]
-    _run(argv, "semodule")
 
 
 def copy_store(src_root, store, dest_root):

@@ -71,13 +71,14 @@ def avc_command(inputs, since, instance, domains, explain, module_name, output_d
     result = analysis.analyse(query, files=files, expected_context=expected, domains=domains,
                               since=since_time, since_last_load=since_load, instance=instance,
                               installed=installed, allow_sensitive=allow_sensitive)
-    module, unchanged, built = None, False, None
+    module, unchanged, built, commit = None, False, None, None
     if module_name:
         module, unchanged = analysis.plan_module(result.findings, module_name, installed, with_fc)
         if module is not None:
             built = build.compile_module(module, output_dir)
             if install and not unchanged:
-                build.install_module(built.pp_path, store, root)
+                commit = _install(built.pp_path, root, store)
+    installed_now = bool(commit and commit.changes)
 
     if as_json:
         click.echo(json.dumps({
@@ -86,7 +87,8 @@ def avc_command(inputs, since, instance, domains, explain, module_name, output_d
             "policy": {"file": policy_file, "backend": query.backend, "store": store},
             "module": None if module is None else {
                 "name": module.name, "version": module.version, "digest": module.digest,
-                "unchanged": unchanged, "installed": bool(install and not unchanged),
+                "unchanged": unchanged, "installed": installed_now,
+                "rebuilds": commit.rebuilds if commit else 0,
                 "te": built.te_path, "fc": built.fc_path, "pp": built.pp_path},
         }, indent=2, sort_keys=True))
         return
@@ -105,9 +107,26 @@ def avc_command(inputs, since, instance, domains, explain, module_name, output_d
         if module is None:
             click.echo("no module needed: every finding is fixed without an allow rule")
         else:
-            state = "unchanged (already installed)" if unchanged else (
-                "installed" if install else "written, not installed")
+            if unchanged and install:
+                state = "unchanged (already installed)"
+            elif installed_now:
+                state = "installed ({} policy rebuild{})".format(
+                    commit.rebuilds, "" if commit.rebuilds == 1 else "s")
+            elif commit is not None:
+                state = "already in the store, nothing installed"
+            else:
+                state = "written, not installed"
             click.echo("module {} {}: {} ({})".format(module.name, module.version, built.pp_path, state))
+
+
+def _install(pp_path, root, store):
+    """Install through the labeling engine's single policy transaction (one rebuild at most;
+    libsemanage runs in a forked worker, so any --root works from one process)."""
+    from postmulti_selinux.selinux import PolicyTransaction
+
+    transaction = PolicyTransaction(root, store)
+    transaction.install_module(pp_path)
+    return transaction.commit()
 
 
 def register(group):
