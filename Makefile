@@ -31,14 +31,16 @@ venv: deps
 lint: venv
 	$(VENV)/bin/vermin -t=3.6- --no-tips --violations --eval-annotations src/ policy_templates/
 
+# Tests, then the benchmarks' smoke run (figures printed; targets are not asserted in tests).
 test: lint
 	$(VENV)/bin/pytest -v
+	PY=$(PY) bench/run_all.sh --smoke
 
 demo: venv
 	$(PY) -m tests.vm.demo
 
 bench: venv
-	$(PY) -m bench
+	PY=$(PY) bench/run_all.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

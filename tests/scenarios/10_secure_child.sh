@@ -66,6 +66,16 @@ fact rerun_changed "$(python3 -c "import json;print(json.load(open('$PMS_OUT/rer
 fact rerun_store_rebuilds "$(( $(commit_num) - commit_before ))"
 fact rerun_restarted "$([ "$since" = "$(systemctl show -p ActiveEnterTimestampMonotonic --value "$(UNIT_OF $CHILD)")" ] && echo no || echo yes)"
 
+step "an admin shell (unconfined_t) sees the same: nothing to do"
+runcon unconfined_u:unconfined_r:unconfined_t:s0 secure-child "$CHILD" --json >"$PMS_OUT/admin.json"
+fact admin_rc $?
+fact admin_changed "$(python3 -c "import json;print(json.load(open('$PMS_OUT/admin.json'))['changed'])")"
+runcon unconfined_u:unconfined_r:unconfined_t:s0 postmulti-selinux check "$CHILD"; fact check_rc $?
+
+step "a full policy rebuild keeps the equivalences"
+semodule -B
+fact rebuild_keeps_equivalence "$(semanage fcontext -l -C | grep -c "^/var/spool/$CHILD = /var/spool/postfix")"
+
 step "undo restores the exact prior state"
 postmulti-selinux undo "$CHILD"; fact undo_rc $?
 policy_state "$PMS_OUT/policy.undone"
