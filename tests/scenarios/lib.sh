@@ -86,3 +86,22 @@ policy_state() {
 
 # commit_num: the policy store's rebuild counter.
 commit_num() { od -An -tu4 -N4 /var/lib/selinux/default/active/commit_num 2>/dev/null | tr -d ' '; }
+
+# bind_verdict PORT: the kernel's answer (security_compute_av through libselinux) to "may
+# postfix_master_t name_bind tcp PORT", for the port's type in the loaded policy: "type allowed"
+# or "type denied".
+bind_verdict() {
+    python3 - "$1" <<'PY'
+import sys, selinux, setools
+port = int(sys.argv[1])
+best = None
+for pc in setools.SELinuxPolicy().portcons():
+    if int(pc.protocol) == 6 and pc.ports.low <= port <= pc.ports.high:
+        if best is None or pc.ports.high - pc.ports.low < best.ports.high - best.ports.low:
+            best = pc
+tcon = str(best.context) if best else "system_u:object_r:port_t:s0"
+rc = selinux.selinux_check_access("system_u:system_r:postfix_master_t:s0", tcon, "tcp_socket",
+                                  "name_bind", None)
+print("{} {}".format(tcon.split(":")[2], "allowed" if rc == 0 else "denied"))
+PY
+}

@@ -67,3 +67,12 @@ def test_undo_restores_the_exact_prior_state(run):
     assert run.facts["undo_rc"] == "0"
     assert run.facts["undo_policy_identical"] == "yes"
     assert run.facts["undo_config_identical"] == "yes"
+
+
+def test_admin_shell_rerun_and_check(run):
+    assert run.facts["admin_rc"] == "0" and run.facts["admin_changed"] == "False"
+    assert run.facts["check_rc"] == "0"
+
+
+def test_a_full_policy_rebuild_keeps_the_equivalences(run):
+    assert run.facts["rebuild_keeps_equivalence"] == "1"
