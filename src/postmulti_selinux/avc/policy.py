@@ -26,8 +26,19 @@ class RuleHit(NamedTuple):
 
 
 class _DomainIndex(object):
-    """Answer rule queries from all allow/dontaudit rules of a source domain, fetched once per
-    domain (one policy scan each) and filtered in memory: a scan costs about a second."""
+    """Answer rule queries from all allow/dontaudit rules of a source domain, fetched once and
+    filtered in memory. :meth:`prefetch` fetches several domains at once (the setools backend
+    does it in one pass over the policy's rules: a pass costs well under a second, the same as
+    a query for a single domain)."""
+
+    def prefetch(self, sources):
+        """Fetch the rules of every domain in ``sources`` not fetched yet."""
+        missing = sorted(set(s for s in sources if s and s not in self._rules))
+        if missing:
+            self._rules.update(self._fetch_many(missing))
+
+    def _fetch_many(self, sources):
+        return dict((source, self._fetch(source)) for source in sources)
 
     def te_rules(self, ruletypes, source, target=None, tclass=None, perms=None):
         """Rules of ``ruletypes`` whose source (and target) cover the given types, attributes
@@ -83,13 +94,24 @@ class SetoolsPolicy(_DomainIndex):
             return frozenset()
 
     def _fetch(self, source):
-        try:
-            query = self._setools.TERuleQuery(self._policy, ruletype=["allow", "dontaudit"], source=source)
-            results = list(query.results())
-        except Exception:  # unknown type names: nothing matches
-            return []
-        hits = []
-        for rule in results:
+        return self._fetch_many([source])[source]
+
+    def _fetch_many(self, sources):
+        """One pass over the policy's TE rules for all ``sources``: a rule belongs to a domain
+        when its source is the domain or one of the domain's attributes."""
+        covers = {}
+        for source in sources:
+            if self.has_type(source):
+                for name in self.type_and_attributes(source):
+                    covers.setdefault(name, []).append(source)
+        found = dict((source, []) for source in sources)
+        if not covers:
+            return found
+        wanted = (self._setools.TERuletype.allow, self._setools.TERuletype.dontaudit)
+        for rule in self._policy.terules():
+            domains = covers.get(str(rule.source))
+            if domains is None or rule.ruletype not in wanted:
+                continue
             try:
                 expr = rule.conditional
                 boolean = str(expr)
@@ -97,10 +119,12 @@ class SetoolsPolicy(_DomainIndex):
                 when = bool(rule.conditional_block)
             except Exception:  # RuleNotConditional
                 boolean, booleans, when = None, (), None
-            hits.append(RuleHit(str(rule.ruletype), str(rule.source), str(rule.target),
-                                str(rule.tclass), frozenset(str(p) for p in rule.perms),
-                                boolean, booleans, when))
-        return hits
+            hit = RuleHit(str(rule.ruletype), str(rule.source), str(rule.target),
+                          str(rule.tclass), frozenset(str(p) for p in rule.perms),
+                          boolean, booleans, when)
+            for domain in domains:
+                found[domain].append(hit)
+        return found
 
     def expand(self, name):
         """Types in an attribute (or the type itself)."""

@@ -36,6 +36,12 @@ _PERM = re.compile(r"\A[A-Za-z][A-Za-z0-9_]{0,63}\Z")
 _INTERPRETED_TIME = ("%m/%d/%Y %H:%M:%S", "%m/%d/%y %H:%M:%S", "%Y-%m-%d %H:%M:%S")
 
 OPEN_EVENTS = 256       # events kept open at once waiting for their SYSCALL/PATH records
+AVC_CACHE = 20000       # parsed AVC bodies kept (a log repeats the same denial many times)
+_SYSCALL_KEYS = ("comm", "exe", "success")
+_NO_FIELDS = {}
+_WANTED_NAMES = frozenset(list(_WANTED) + [k for k, v in _NUMERIC_TYPES.items() if v in _WANTED])
+_CONTEXTS = {}          # raw context text -> Context (or None), bounded
+_RECORD_TYPE = re.compile(r"\A(?:[A-Z_]+|\d{4})\Z")
 
 
 class ReadStats(object):
@@ -71,6 +77,8 @@ def unquote(value):
     """Decode an audit value: "quoted", hex-encoded (untrusted strings), or bare."""
     if value is None:
         return None
+    if value[:1] == '"' and len(value) >= 2 and value[-1] == '"':
+        return value[1:-1]
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
         return value[1:-1]
     if _HEX.match(value) and len(value) >= 2:
@@ -140,17 +148,27 @@ class AuditReader(object):
         self.until = until
         self.stats = ReadStats()
         self._open = OrderedDict()
+        self._avc_cache = {}
 
     # -- public -------------------------------------------------------------------------
     def read_lines(self, lines):
         """Yield items from an iterable of text lines; call :meth:`finish` (or use read_files)."""
+        stats = self.stats
+        handle = self._line
         for line in lines:
-            self.stats.lines += 1
+            stats.lines += 1
+            # Cheap pre-filter: most lines of a busy audit.log are other records.
+            if "audit" not in line:
+                stats.foreign += 1
+                continue
             try:
-                for item in self._line(line):
-                    yield item
+                items = handle(line)
             except Exception:  # noqa: BLE001 - a damaged line must never stop the read
-                self.stats.malformed += 1
+                stats.malformed += 1
+                continue
+            if items:
+                for item in items:
+                    yield item
         for item in self.finish():
             yield item
 
@@ -171,62 +189,52 @@ class AuditReader(object):
 
     # -- one line -------------------------------------------------------------------------
     def _line(self, line):
-        if "audit" not in line:
-            self.stats.foreign += 1
-            return
-        match = _HEADER.search(line)
-        if match:
-            rtype = _NUMERIC_TYPES.get(match.group("type"), match.group("type"))
-            stamp_text = match.group("stamp")
-            body = line[match.end():]
-        else:
+        """Items completed by this line (a list), or None."""
+        header = _split_header(line)
+        if header is None:
             match = _JOURNAL.search(line)
             if not match:
                 self.stats.foreign += 1
-                return
+                return None
             rtype, stamp_text, body = match.group("type"), None, match.group("body")
+        else:
+            rtype, stamp_text, body = header
         self.stats.records += 1
         if rtype not in _WANTED:
-            return
+            return None
         if rtype in _JOINED:
             # Only useful for events already opened by an AVC/SELINUX_ERR record.
             event = self._open.get(stamp_text)
             if event is None:
-                return
+                return None
             self._join(event, rtype, body)
             if rtype == "EOE":
                 del self._open[stamp_text]
-                for item in self._emit(event):
-                    yield item
-            return
+                return list(self._emit(event))
+            return None
         stamp = parse_stamp(stamp_text) if stamp_text else Stamp(None, None)
         if not self._in_window(stamp):
             self.stats.filtered += 1
-            return
+            return None
         if rtype == "MAC_POLICY_LOAD":
             self.stats.policy_loads += 1
             # Emit what came before the load first, so "since last load" can drop it.
-            for item in self.finish():
-                yield item
-            yield PolicyLoad(stamp)
-            return
+            return list(self.finish()) + [PolicyLoad(stamp)]
         if stamp_text is None:
-            for item in self.finish():      # keep log order
-                yield item
+            out = list(self.finish())      # keep log order
             event = _Event(stamp)
             self._add(event, rtype, body)
-            for item in self._emit(event):
-                yield item
-            return
+            return out + list(self._emit(event))
         event = self._open.get(stamp_text)
+        out = None
         if event is None:
             event = _Event(stamp)
             self._open[stamp_text] = event
             while len(self._open) > OPEN_EVENTS:
                 _, old = self._open.popitem(last=False)
-                for item in self._emit(old):
-                    yield item
+                out = (out or []) + list(self._emit(old))
         self._add(event, rtype, body)
+        return out
 
     def _in_window(self, stamp):
         if stamp.time is None:
@@ -246,7 +254,7 @@ class AuditReader(object):
     @staticmethod
     def _join(event, rtype, body):
         if rtype == "SYSCALL":
-            event.syscall = fields(body)
+            event.syscall = pick(body, _SYSCALL_KEYS)
         elif rtype == "CWD":
             event.cwd = unquote(fields(body).get("cwd"))
         elif rtype == "PATH" and len(event.paths) < 16:
@@ -272,43 +280,32 @@ class AuditReader(object):
                 yield err
 
     def _denial(self, event, body):
-        match = _AVC.search(body)
-        if not match:
+        cache = self._avc_cache
+        key = _without_pid(body)
+        parsed = cache.get(key)
+        if parsed is None:
+            if len(cache) >= AVC_CACHE:
+                cache.clear()
+            parsed = cache[key] = _parse_avc(body)
+        if parsed is False:
             return None
-        perms = tuple(p for p in match.group("perms").split() if p)
-        if not perms or not all(_PERM.match(p) for p in perms):
-            return None
-        values = fields(match.group("rest"))
-        scontext = parse_context(unquote(values.get("scontext")))
-        tcontext = parse_context(unquote(values.get("tcontext")))
-        tclass = unquote(values.get("tclass"))
-        if scontext is None or tcontext is None or not tclass or not _PERM.match(tclass):
-            return None
-        syscall = event.syscall or {}
-        ino = _int(values.get("ino"))
-        name = unquote(values.get("name"))
-        path = unquote(values.get("path"))
+        (result, perms, scontext, tcontext, tclass, name, path, dev, ino, comm, exe, permissive,
+         port, ioctlcmd, capability) = parsed
+        syscall = event.syscall or _NO_FIELDS
         path_from = "record"
         if not path:
             path = _path_from_records(event, name, ino)
         if not path:
             path, path_from = _path_from_argv(event, name), "argv"
-        permissive = values.get("permissive")
-        port = _int(values.get("src")) if "name_bind" in perms else _int(values.get("dest"))
         success = syscall.get("success")
+        absolute = bool(path) and path.startswith("/")
         return Denial(
-            stamp=event.stamp, result=match.group("result"), perms=perms,
-            scontext=scontext, tcontext=tcontext, tclass=tclass,
-            path=path if path and path.startswith("/") else None,
-            name=name, dev=unquote(values.get("dev")), ino=ino,
-            comm=unquote(values.get("comm") or syscall.get("comm")),
-            exe=unquote(values.get("exe") or syscall.get("exe")),
-            pid=_int(values.get("pid")),
-            permissive=None if permissive is None else permissive == "1",
-            port=port, ioctlcmd=unquote(values.get("ioctlcmd")),
-            capability=_int(values.get("capability")),
-            success=None if success is None else success == "yes",
-            path_from=path_from if path and path.startswith("/") else None)
+            event.stamp, result, perms, scontext, tcontext, tclass,
+            path if absolute else None, name, dev, ino,
+            comm or unquote(syscall.get("comm")), exe or unquote(syscall.get("exe")),
+            _pid_of(body), permissive, port, ioctlcmd, capability,
+            None if success is None else success == "yes",
+            path_from if absolute else None)
 
     @staticmethod
     def _selinux_err(event, body):
@@ -324,6 +321,118 @@ class AuditReader(object):
             tclass=unquote(values.get("tclass")),
             comm=unquote(values.get("comm") or syscall.get("comm")),
             exe=unquote(values.get("exe") or syscall.get("exe")))
+
+
+def _split_header(line):
+    """(record type, stamp text, body) of ``type=X msg=audit(STAMP): body`` or None. Plain
+    string operations for the usual raw line; anything unusual goes to the header regex."""
+    if line.startswith("type="):
+        space = line.find(" ", 5)
+        rtype = line[5:space]
+        if space > 5 and rtype not in _WANTED_NAMES and (
+                line.startswith("msg=audit(", space + 1) or line.startswith("audit(", space + 1)) \
+                and _RECORD_TYPE.match(rtype):
+            return rtype, None, ""     # a record of no interest: no need to read its stamp
+        if space > 5 and _RECORD_TYPE.match(rtype):
+            if line.startswith("msg=audit(", space + 1):
+                start = space + 11
+            elif line.startswith("audit(", space + 1):
+                start = space + 7
+            else:
+                start = -1
+            end = line.find(")", start) if start > 0 else -1
+            if 0 < end - start <= 64 and "(" not in line[start:end]:
+                pos = end + 1
+                if line[pos:pos + 1].isspace():
+                    pos += 1
+                if line[pos:pos + 1] == ":":
+                    pos += 1
+                    if line[pos:pos + 1].isspace():
+                        pos += 1
+                    return _NUMERIC_TYPES.get(rtype, rtype), line[start:end], line[pos:]
+    match = _HEADER.search(line)
+    if match is None:
+        return None
+    rtype = match.group("type")
+    return _NUMERIC_TYPES.get(rtype, rtype), match.group("stamp"), line[match.end():]
+
+
+def pick(text, keys):
+    # type: (str, tuple) -> dict
+    """Like :func:`fields` restricted to ``keys``, without tokenizing the whole record: the
+    first ``key=`` that starts a field (kernel records hex-encode values holding spaces or
+    quotes, so a quoted value cannot hide one)."""
+    out = {}
+    for key in keys:
+        needle = key + "="
+        at = 0 if text.startswith(needle) else text.find(" " + needle) + 1
+        if at == 0 and not text.startswith(needle):
+            continue
+        start = at + len(needle)
+        quote = text[start:start + 1]
+        if quote in ("\"", "'"):
+            close = text.find(quote, start + 1)
+            if close > 0:
+                out[key] = text[start:close + 1]
+                continue
+        stop = start
+        length = len(text)
+        while stop < length and not text[stop].isspace():
+            stop += 1
+        out[key] = text[start:stop]
+    return out
+
+
+def _without_pid(body):
+    """The AVC body minus its ``pid=N`` field: the cache key of one repeated denial."""
+    at = body.find(" pid=")
+    if at < 0:
+        return body
+    end = body.find(" ", at + 5)
+    return body[:at] if end < 0 else body[:at] + body[end:]
+
+
+def _pid_of(body):
+    at = body.find(" pid=")
+    if at < 0:
+        return None
+    end = body.find(" ", at + 5)
+    return _int(body[at + 5:] if end < 0 else body[at + 5:end])
+
+
+def _context(raw):
+    """parse_context(unquote(raw)), cached: a log names few distinct contexts."""
+    try:
+        return _CONTEXTS[raw]
+    except KeyError:
+        pass
+    if len(_CONTEXTS) >= 10000:
+        _CONTEXTS.clear()
+    context = _CONTEXTS[raw] = parse_context(unquote(raw))
+    return context
+
+
+def _parse_avc(body):
+    """The parts of an AVC body that do not depend on its event, or False if malformed."""
+    match = _AVC.search(body)
+    if not match:
+        return False
+    perms = tuple(p for p in match.group("perms").split() if p)
+    if not perms or not all(_PERM.match(p) for p in perms):
+        return False
+    values = fields(match.group("rest"))
+    scontext = _context(values.get("scontext"))
+    tcontext = _context(values.get("tcontext"))
+    tclass = unquote(values.get("tclass"))
+    if scontext is None or tcontext is None or not tclass or not _PERM.match(tclass):
+        return False
+    permissive = values.get("permissive")
+    port = _int(values.get("src")) if "name_bind" in perms else _int(values.get("dest"))
+    return (match.group("result"), perms, scontext, tcontext, tclass,
+            unquote(values.get("name")), unquote(values.get("path")), unquote(values.get("dev")),
+            _int(values.get("ino")), unquote(values.get("comm")), unquote(values.get("exe")),
+            None if permissive is None else permissive == "1", port,
+            unquote(values.get("ioctlcmd")), _int(values.get("capability")))
 
 
 def _path_from_records(event, name, ino):

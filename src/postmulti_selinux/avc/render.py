@@ -92,7 +92,8 @@ def module_rules(findings, extra_rules=(), extra_role_rules=()):
     """(rules, role_rules) the findings call for, plus carried-forward ones (installed module)."""
     rules = [f.rule for f in findings if f.rule is not None] + list(extra_rules)
     roles = set(f.role_rule for f in findings if f.role_rule is not None) | set(extra_role_rules)
-    return merge_rules(_check_rule(r) for r in rules), tuple(sorted(roles))
+    # Merge first (findings repeat the same rule), then validate every merged identifier.
+    return tuple(_check_rule(r) for r in merge_rules(rules)), tuple(sorted(roles))
 
 
 def render_module(name, version, findings, extra_rules=(), extra_role_rules=(), fc_entries=None):
