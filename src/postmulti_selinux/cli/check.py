@@ -16,15 +16,17 @@ LABELS = {0: "OK", 1: "WARNING", 2: "CRITICAL"}
 @click.option("--all", "all_children", is_flag=True, help="Every child instance.")
 @click.option("--config-dir", default="/etc/postfix", show_default=True)
 @click.option("--root", default="/", show_default=True, help="Alternate root (offline mode).")
-@click.option("--since", type=int, default=3600, show_default=True, metavar="SECONDS",
-              help="Count Postfix denials of the last SECONDS.")
+@click.option("--since", type=int, default=None, metavar="SECONDS",
+              help="Count Postfix denials of the last SECONDS (default: since the child's "
+                   "master started, else the last hour).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def check_command(name, all_children, config_dir, root, since, as_json):
     """Report labels, ports, service, listeners and recent denials of NAME; change nothing."""
     from postmulti_selinux.cli.secure import _names
     from postmulti_selinux.plan.check import check_child, worst
     try:
-        results = [(child, check_child(child, config_dir, root, time.time() - since))
+        start = time.time() - since if since is not None else None
+        results = [(child, check_child(child, config_dir, root, start))
                    for child in _names(name, all_children, config_dir)]
     except ToolError as exc:
         if as_json:

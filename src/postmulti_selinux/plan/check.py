@@ -2,6 +2,7 @@
 (0 OK, 1 WARNING, 2 CRITICAL): SELinux mode, labels, listener ports' labels, the service, the
 listeners, and recent Postfix denials."""
 
+import os
 import time
 import typing
 
@@ -46,10 +47,27 @@ def check_child(name, config_dir="/etc/postfix", root="/", since=None):
             ok, detail = smtp_probe(listener.address, listener.port)
             items.append(Item("listener {}:{}".format(listener.address, listener.port),
                               OK if ok else CRITICAL, detail))
-        denials = postfix_denials(since if since is not None else time.time() - 3600)
+        window = since if since is not None else (process_start(pid) if pid else None)
+        window = window if window is not None else time.time() - 3600
+        denials = postfix_denials(window)
         items.append(Item("avc", WARNING if denials else OK,
-                          "{} Postfix denial(s) in the window".format(len(denials))))
+                          "{} Postfix denial(s) since {}".format(
+                              len(denials), time.strftime("%Y-%m-%d %H:%M:%S",
+                                                          time.localtime(window)))))
     return items
+
+
+def process_start(pid):
+    # type: (int) -> typing.Optional[float]
+    """When process PID started (epoch seconds), from /proc/PID/stat and the boot time."""
+    try:
+        with open("/proc/{}/stat".format(pid)) as handle:
+            ticks = int(handle.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/stat") as handle:
+            boot = next(int(l.split()[1]) for l in handle if l.startswith("btime "))
+    except (OSError, IOError, ValueError, IndexError, StopIteration):
+        return None
+    return boot + ticks / float(os.sysconf("SC_CLK_TCK"))
 
 
 def worst(items):

@@ -173,6 +173,16 @@ def socket_owners(inodes):
     return owners
 
 
+def parent_pid(pid):
+    # type: (int) -> int
+    """The parent PID from /proc/PID/stat (0 when the process is gone)."""
+    try:
+        with open("/proc/{}/stat".format(pid)) as handle:
+            return int(handle.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IOError, ValueError, IndexError):
+        return 0
+
+
 def check_bound_ports(host, selected=None, sockets=None):
     # type: (object, object, list) -> list
     """Listeners whose address:port is already taken by a process that is not this instance."""
@@ -192,8 +202,8 @@ def check_bound_ports(host, selected=None, sockets=None):
     findings = []
     for inst, listener, address, inode in clashes:
         pids = owners.get(inode, set())
-        if pids and all(pid in masters for pid in pids):
-            continue  # held by a Postfix instance's master: own socket or a config clash
+        if pids and all(pid in masters or parent_pid(pid) in masters for pid in pids):
+            continue  # held by a Postfix master (and the smtpd it forked): its own listener
         findings.append(Finding(
             "port-in-use", "error", inst.label,
             "{}:{} ({}) is already bound on this host by {}".format(
