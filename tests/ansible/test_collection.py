@@ -113,9 +113,16 @@ def test_check_mode_reports_changed_and_changes_nothing(playbook, fake_tool, dry
     assert fake_tool.state() == {}
     assert [a["satisfied"] for a in result["plan"]["actions"]] == [False] * 4
     diff = result["diff"]
-    assert diff["before"]["labels"] == {"/var/lib/postfix-sub": "var_lib_t"}
-    assert diff["after"]["labels"] == {"/var/lib/postfix-sub": "postfix_data_t"}
-    assert diff["before_header"] == "postfix-sub (before)"
+    if dry_run_changed == "would change":
+        assert diff["before"]["labels"] == {"/var/lib/postfix-sub": "var_lib_t"}
+        assert diff["after"]["labels"] == {"/var/lib/postfix-sub": "postfix_data_t"}
+        assert diff["before_header"] == "postfix-sub (before)"
+    else:  # the report cannot picture the after state: the pending plan is the diff
+        assert diff["prepared"].splitlines()[:3] == [
+            "postfix-sub would change:",
+            "+ label /etc/postfix-sub /var/spool/postfix-sub /var/lib/postfix-sub like the parent's",
+            "    why: test"]
+        assert "--- before" not in run.output and "+ make 127.0.0.1:10025 bindable" in run.output
 
 
 def test_apply_then_rerun_is_idempotent(playbook, fake_tool):

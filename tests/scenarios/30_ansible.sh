@@ -96,7 +96,7 @@ snapshot check
 fact check_policy_unchanged "$(same before check policy)"
 fact check_config_unchanged "$(same before check config)"
 fact check_labels_unchanged "$(same before check labels)"
-fact check_diff_shown "$(grep -c -- '--- before' "$WORK/check.log")"
+fact check_diff_shown "$(grep -c -e '^--- before' -e 'would change:' "$WORK/check.log")"
 fact unit_state_after_check "$(systemctl is-active "$(instance_unit $CHILD)")"
 
 step "real run: the child serves SMTP while enforcing"

@@ -208,17 +208,33 @@ def would_change(report, state, check_mode):
     run applies nothing, so its report's own ``changed`` may only say what was done)."""
     if state == 'absent':
         return bool(report.get('changed', report.get('undone')))
-    actions = (report.get('plan') or {}).get('actions') or []
-    pending = any(action.get('satisfied') is False for action in actions)
+    pending = bool(pending_actions(report))
     if 'changed' not in report:
         return pending
     return bool(report['changed']) or (check_mode and pending)
 
 
-def diff_of(report, name):
-    """Ansible's diff dict from the tool's before/after (dicts are rendered by the callback)."""
+def pending_actions(report):
+    """The plan's actions the tool marks as not yet satisfied."""
+    actions = (report.get('plan') or {}).get('actions') or []
+    return [action for action in actions if action.get('satisfied') is False]
+
+
+def diff_of(report, name, check_mode):
+    """Ansible's diff from the tool's before/after (dicts are rendered by the callback). A dry
+    run whose report cannot picture the after state shows the pending plan instead."""
     diff = report.get('diff')
     if not isinstance(diff, dict) or 'before' not in diff or 'after' not in diff:
+        diff = None
+    pending = pending_actions(report)
+    if check_mode and pending and (diff is None or diff['before'] == diff['after']):
+        lines = ['%s would change:' % name]
+        for action in pending:
+            lines.append('+ %s' % action.get('title'))
+            if action.get('reason'):
+                lines.append('    why: %s' % action['reason'])
+        return {'prepared': '\n'.join(lines) + '\n'}
+    if diff is None:
         return None
     return {
         'before': diff['before'],
@@ -277,7 +293,7 @@ def main():
                       verification=report.get('verification') or [],
                       notes=plan.get('notes') or report.get('notes') or [])
     if module._diff:
-        diff = diff_of(report, params['name'])
+        diff = diff_of(report, params['name'], module.check_mode)
         if diff is not None:
             result['diff'] = diff
     module.exit_json(**result)
