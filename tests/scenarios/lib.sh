@@ -96,7 +96,7 @@ import sys, selinux, setools
 port = int(sys.argv[1])
 best = None
 for pc in setools.SELinuxPolicy().portcons():
-    if int(pc.protocol) == 6 and pc.ports.low <= port <= pc.ports.high:
+    if str(pc.protocol) == "tcp" and pc.ports.low <= port <= pc.ports.high:
         if best is None or pc.ports.high - pc.ports.low < best.ports.high - best.ports.low:
             best = pc
 tcon = str(best.context) if best else "system_u:object_r:port_t:s0"

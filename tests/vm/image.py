@@ -28,7 +28,7 @@ PACKAGES = [
     "selinux-basics", "selinux-policy-default", "selinux-utils", "auditd",
     "policycoreutils", "policycoreutils-python-utils", "python3-selinux", "python3-setools",
     "python3-semanage", "semodule-utils", "checkpolicy", "postfix", "python3-venv",
-    "python3-pip", "python3-click", "python3-jinja2",
+    "python3-pip", "python3-click", "python3-jinja2", "ansible-core",
 ]
 
 

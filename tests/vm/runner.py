@@ -105,6 +105,9 @@ def _payload_image(workdir, name, timeout):
     os.makedirs(os.path.join(payload, "out"))
     shutil.copytree(SCENARIOS, os.path.join(payload, "scenarios"))
     shutil.copytree(project_wheel_dir(), os.path.join(payload, "wheel"))
+    # The Ansible collection, for the fleet scenario (run by the guest's own ansible-core).
+    shutil.copytree(os.path.join(ROOT, "ansible"), os.path.join(payload, "ansible"),
+                    ignore=shutil.ignore_patterns("__pycache__", "tests", ".*"))
     with open(os.path.join(payload, "boot.sh"), "w") as handle:
         handle.write(BOOT_SH.replace("{name}", name).replace("{timeout}", str(timeout)))
     image = os.path.join(workdir, "payload.img")
