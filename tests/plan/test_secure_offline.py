@@ -66,6 +66,7 @@ def test_dry_run_changes_nothing(offline_host):
     before = _digest(offline_host)
     report = secure("postfix-sub", _options(offline_host, dry_run=True, listen="127.0.0.1:2525"))
     assert report.dry_run and not report.applied
+    assert report.changed, "a dry run says whether a real run would change the host"
     kinds = [a["kind"] for a in report.as_dict()["plan"]["actions"] if not a["satisfied"]]
     assert "set-listener" in kinds and "relabel" in kinds
     assert _digest(offline_host) == before
@@ -98,7 +99,12 @@ def test_secure_labels_like_the_parent_then_nothing_to_do_then_exact_undo(offlin
     assert again.applied == [] and not again.changed
     assert root.commit_number() == commits
 
+    digest = _digest(host)
+    preview = undo("postfix-sub", host.state, host.root, dry_run=True)
+    assert _digest(host) == digest, "undo --dry-run changed the host"
+
     undone = undo("postfix-sub", host.state, host.root)
+    assert undone == preview
     assert {"fcontext-equivalence", "commit-policy", "relabel", "set-listener"} <= set(
         u["kind"] for u in undone)
     subs_after = open(root.subs_path, "rb").read() if os.path.exists(root.subs_path) else None
@@ -106,6 +112,12 @@ def test_secure_labels_like_the_parent_then_nothing_to_do_then_exact_undo(offlin
     assert [open(os.path.join(host.root, "etc/postfix-sub", n), "rb").read()
             for n in ("main.cf", "master.cf")] == config_before
     assert _child_labels_match_parent(host), "after undo the policy no longer maps the child"
+    # ... and the child's directories carry what the restored policy gives them.
+    for entry in ExpectedLabels(root).for_child(
+            [("/etc/postfix", "/etc/postfix-sub"), ("/var/spool/postfix", "/var/spool/postfix-sub")],
+            only_differing=False):
+        if entry.path in ("/etc/postfix-sub", "/var/spool/postfix-sub"):
+            assert entry.current == entry.policy, entry
     assert undo("postfix-sub", host.state, host.root) == []
 
 

@@ -84,5 +84,10 @@ stat -c '%U %a' /var/lib/$CHILD >>"$PMS_OUT/config.undone"
 fact undo_policy_identical "$(cmp -s "$PMS_OUT/policy.before" "$PMS_OUT/policy.undone" && echo yes || echo no)"
 fact undo_config_identical "$(cmp -s "$PMS_OUT/config.before" "$PMS_OUT/config.undone" && echo yes || echo no)"
 diff "$PMS_OUT/policy.before" "$PMS_OUT/policy.undone"
+as_policy=yes
+for d in /etc/$CHILD /var/spool/$CHILD /var/lib/$CHILD; do
+    [ "$(stat -c %C "$d")" = "$(matchpathcon -n "$d")" ] || as_policy=no
+done
+fact undo_labels_as_policy "$as_policy"
 fact enforce_end "$(getenforce)"
 exit 0

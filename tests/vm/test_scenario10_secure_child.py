@@ -67,6 +67,7 @@ def test_undo_restores_the_exact_prior_state(run):
     assert run.facts["undo_rc"] == "0"
     assert run.facts["undo_policy_identical"] == "yes"
     assert run.facts["undo_config_identical"] == "yes"
+    assert run.facts["undo_labels_as_policy"] == "yes"
 
 
 def test_admin_shell_rerun_and_check(run):

@@ -149,26 +149,28 @@ def plan_command(name, port, listen, group, create, all_children, config_dir, ro
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--restart/--no-restart", default=True, show_default=True,
               help="Restart Postfix afterwards through the service manager.")
+@click.option("--dry-run", is_flag=True, help="Show what would be undone; change nothing.")
 @_json_errors
-def undo_command(name, root, state_dir, as_json, restart):
+def undo_command(name, root, state_dir, as_json, restart, dry_run):
     """Put back everything secure changed for NAME (files, labels, ports, modules), exactly."""
     from postmulti_selinux.plan.journal import state_dir as default_state
     from postmulti_selinux.plan.observe import service_manager
     from postmulti_selinux.plan.service import restart_postfix
     from postmulti_selinux.plan.undo import undo
-    undone = undo(name, default_state(state_dir), root)
+    undone = undo(name, default_state(state_dir), root, dry_run=dry_run)
     restarted = False
-    if undone and restart and root == "/":
+    if undone and restart and root == "/" and not dry_run:
         restart_postfix(service_manager())
         restarted = True
     if as_json:
         click.echo(json.dumps({"instance": name, "changed": bool(undone), "undone": undone,
-                               "restarted": restarted, "ok": True}, indent=2, sort_keys=True))
+                               "dry_run": dry_run, "restarted": restarted, "ok": True},
+                              indent=2, sort_keys=True))
     elif not undone:
         click.echo("{}: nothing to undo".format(name))
     else:
         for item in undone:
-            click.echo("  undone: {}".format(item["title"]))
+            click.echo("  {}: {}".format("would undo" if dry_run else "undone", item["title"]))
 
 
 def register(group):

@@ -61,6 +61,10 @@ class Report(object):
 
     @property
     def changed(self):
+        """Whether the run changed the host; for a dry run, whether a real run would."""
+        if self.dry_run:
+            return any(not a.get("satisfied", False)
+                       for plan in self.plans for a in plan["actions"])
         return bool(self.applied or self.restarts)
 
     @property

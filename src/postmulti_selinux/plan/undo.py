@@ -17,26 +17,37 @@ UNDOERS = dict((cls.kind, cls) for cls in (
     CommitPolicy, RelabelChild, OwnDataDirectory))
 
 
-def undo(name, state, root="/", log=None):
-    # type: (str, str, str, typing.Callable) -> typing.List[dict]
-    """Undo every journalled action of ``name``; return what was undone (newest first)."""
+def undo(name, state, root="/", log=None, dry_run=False):
+    # type: (str, str, str, typing.Callable, bool) -> typing.List[dict]
+    """Undo every journalled action of ``name``; return what was (or, dry run, would be)
+    undone, newest first. Relabels run last, once the policy is back as it was, so the child's
+    files end up labeled as the restored policy says."""
     log = log or (lambda text: None)
     with Lock(state):
         journal = Journal(state, name)
         entries = list(journal.entries())
-        if not entries:
-            return []
-        ctx = Context(None, PolicyRoot(root), None, log)
         undone = []
+        relabels = []
+        ctx = Context(None, PolicyRoot(root), None, log)
         for entry in reversed(entries):
             kind = entry["action"]["kind"]
             cls = UNDOERS.get(kind)
             if cls is None:
                 raise ToolError("the journal {} has an unknown action {!r}".format(
                     journal.path, kind))
-            log("undo {}: {}".format(kind, entry["action"]["title"]))
-            cls.undo(ctx, entry["data"])
             undone.append({"kind": kind, "title": entry["action"]["title"],
                            "state": entry["state"]})
-        journal.clear()
+            if dry_run:
+                continue
+            if cls is RelabelChild:
+                relabels.append(entry["data"])
+                continue
+            log("undo {}: {}".format(kind, entry["action"]["title"]))
+            cls.undo(ctx, entry["data"])
+        if not dry_run:
+            paths = sorted(set(p for data in relabels for p in data.get("paths", [])))
+            if paths:
+                log("relabel {} as the restored policy says".format(", ".join(paths)))
+                RelabelChild.undo(ctx, {"paths": paths})
+            journal.clear()
         return undone
