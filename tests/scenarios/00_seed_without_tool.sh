@@ -8,6 +8,7 @@ LISTEN=127.0.0.1:10025
 START=$(date +%s)
 
 fact context "$(id -Z)"
+fact policy "$(awk -F= '/^SELINUXTYPE=/{print $2}' /etc/selinux/config)"
 fact enforce_before "$(getenforce)"
 
 step "the seed's recipe: init, create, listener $LISTEN, master_service_disable, enable"

@@ -125,6 +125,15 @@ snapshot absent
 fact absent_policy_restored "$(same before absent policy)"
 fact absent_config_restored "$(same before absent config)"
 fact absent_labels_restored "$(same before absent labels)"
+# Undo restores the policy and files exactly; labels become what the restored policy says
+# (restorecon semantics), owner and mode what they were.
+as_policy=yes
+for d in /etc/$CHILD /var/spool/$CHILD /var/lib/$CHILD; do
+    [ "$(stat -c %C "$d")" = "$(matchpathcon -n "$d")" ] || as_policy=no
+done
+fact absent_labels_as_policy "$as_policy"
+fact absent_owner_mode_restored "$(cmp -s <(awk '{print $1, $3, $4}' "$PMS_OUT/before.labels") \
+    <(awk '{print $1, $3, $4}' "$PMS_OUT/absent.labels") && echo yes || echo no)"
 play absent_again -e postmulti_selinux_state=absent -e "$ROLE_VARS"
 
 fact enforce_end "$(getenforce)"

@@ -29,6 +29,7 @@ PACKAGES = [
     "policycoreutils", "policycoreutils-python-utils", "python3-selinux", "python3-setools",
     "python3-semanage", "semodule-utils", "checkpolicy", "postfix", "python3-venv",
     "python3-pip", "python3-click", "python3-jinja2", "ansible-core",
+    "python3-apt", "setools",
 ]
 
 

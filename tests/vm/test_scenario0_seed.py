@@ -27,6 +27,9 @@ def seed(vm):
 
 
 def test_host_stays_enforcing(seed):
+    # The test bed itself: the reference policy, enforcing, scenarios run by the boot unit.
+    assert seed.facts["policy"] == "default"
+    assert seed.facts["context"] == "system_u:system_r:initrc_t:s0"
     assert seed.facts["enforce_before"] == "Enforcing"
     assert seed.facts["enforce_after"] == "Enforcing"
 
