@@ -131,6 +131,12 @@ def secure(name, options, log=None):
     if not options.dry_run:
         require_selinux(obs.selinux)
     plan = build_plan(obs, options.listen, options.create, options.group)
+    if obs.child is not None:
+        log("policy {} ({}); port questions answered by {}; service manager {}".format(
+            obs.policy_root.policy_file, obs.selinux.policy_type,
+            "setools" if obs.port_check().backend_name == "setools" else
+            "the policy CLI tools (seinfo/sesearch: no setools Python binding here)",
+            obs.service_manager))
     ctx = Context(obs.manager, obs.policy_root, PolicyTransaction(obs.policy_root), log)
     report.diff["before"] = _snapshot_state(obs)
     if options.dry_run:
