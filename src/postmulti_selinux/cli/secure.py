@@ -90,6 +90,9 @@ def _secure(name, port, listen, group, create, all_children, config_dir, root, a
             dry_run, no_restart, state_dir):
     from postmulti_selinux.plan.execute import Options, secure
     log = (lambda text: click.echo("... " + text, err=True)) if verbose and not as_json else None
+    if all_children and (port or listen or create):
+        raise ToolError("--all secures the existing children as they are: --listen, --port and "
+                        "--create need one NAME")
     reports = []
     for child in _names(name, all_children, config_dir):
         options = Options(listen=_listen(port, listen), create=create, group=group,
