@@ -92,19 +92,26 @@ def _run_actions(plan, ctx, journal, report):
             continue
         if action.satisfied(ctx):
             continue
-        entry = journal.begin(action, action.snapshot(ctx))
-        if os.environ.get(KILL_HOOK) == action.kind:
-            os.kill(os.getpid(), signal.SIGKILL)
-        ctx.log("{}: {}".format(action.kind, action.title))
-        result = action.apply(ctx)
-        journal.done(entry, result)
-        report.applied.append({"kind": action.kind, "title": action.title,
-                               "reason": action.reason})
-        if isinstance(action, CommitPolicy):
-            report.store_rebuilds += result.get("rebuilds", 0)
-            ctx.transaction = PolicyTransaction(ctx.policy_root)
+        _apply_one(action, ctx, journal, report)
         ran += 1
     return ran
+
+
+def _apply_one(action, ctx, journal, report, reason=None):
+    # type: (object, Context, Journal, Report, typing.Optional[str]) -> dict
+    """Journal ``action`` (before it changes anything), apply it, record the outcome."""
+    entry = journal.begin(action, action.snapshot(ctx))
+    if os.environ.get(KILL_HOOK) == action.kind:
+        os.kill(os.getpid(), signal.SIGKILL)
+    ctx.log("{}: {}".format(action.kind, action.title))
+    result = action.apply(ctx)
+    journal.done(entry, result)
+    report.applied.append({"kind": action.kind, "title": action.title,
+                           "reason": reason or action.reason})
+    if isinstance(action, CommitPolicy):
+        report.store_rebuilds += result.get("rebuilds", 0)
+        ctx.transaction = PolicyTransaction(ctx.policy_root)
+    return result
 
 
 def _snapshot_state(obs):
@@ -214,12 +221,9 @@ def _self_heal(obs, ctx, journal, report, options, since, round_info, log):
         pairs = [(p, c) for _, p, c in obs.dir_pairs()]
         action = RelabelChild([c for _, c in pairs], 0)
         action.pairs = pairs
-        entry = journal.begin(action, action.snapshot(ctx))
-        result_data = action.apply(ctx)
-        journal.done(entry, result_data)
-        report.applied.append({"kind": action.kind, "title": action.title,
-                               "reason": "new denials on files created after the first relabel"})
-        acted = acted or result_data.get("changed", 0) > 0
+        result = _apply_one(action, ctx, journal, report,
+                            "new denials on files created after the first relabel")
+        acted = result.get("changed", 0) > 0
     installed = build.read_installed(MODULE_NAME, obs.policy_root.policy_type,
                                      obs.policy_root.root)
     module, unchanged = analysis.plan_module(findings, MODULE_NAME, installed)
@@ -230,15 +234,8 @@ def _self_heal(obs, ctx, journal, report, options, since, round_info, log):
             ctx.transaction.install_module(built.pp_path)
             commit = CommitPolicy(1)
             commit.title = "install policy module {} {}".format(module.name, module.version)
-            commit.reason = "true policy gaps: " + "; ".join(
-                f.line() for f in findings if f.rule or f.role_rule)
-            entry = journal.begin(commit, commit.snapshot(ctx))
-            data = commit.apply(ctx)
-            journal.done(entry, data)
-            report.applied.append({"kind": "policy-module", "title": commit.title,
-                                   "reason": commit.reason})
-            report.store_rebuilds += data.get("rebuilds", 0)
-            ctx.transaction = PolicyTransaction(ctx.policy_root)
+            _apply_one(commit, ctx, journal, report, "true policy gaps: " + "; ".join(
+                f.line() for f in findings if f.rule or f.role_rule))
             acted = True
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
