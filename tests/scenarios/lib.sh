@@ -92,7 +92,7 @@ commit_num() { od -An -tu4 -N4 /var/lib/selinux/default/active/commit_num 2>/dev
 # or "type denied".
 bind_verdict() {
     python3 - "$1" <<'PY'
-import sys, selinux, setools
+import errno, sys, selinux, setools
 port = int(sys.argv[1])
 best = None
 for pc in setools.SELinuxPolicy().portcons():
@@ -100,8 +100,12 @@ for pc in setools.SELinuxPolicy().portcons():
         if best is None or pc.ports.high - pc.ports.low < best.ports.high - best.ports.low:
             best = pc
 tcon = str(best.context) if best else "system_u:object_r:port_t:s0"
-rc = selinux.selinux_check_access("system_u:system_r:postfix_master_t:s0", tcon, "tcp_socket",
-                                  "name_bind", None)
-print("{} {}".format(tcon.split(":")[2], "allowed" if rc == 0 else "denied"))
+try:
+    rc = selinux.selinux_check_access("system_u:system_r:postfix_master_t:s0", tcon,
+                                      "tcp_socket", "name_bind")
+    verdict = "allowed" if rc == 0 else "denied"
+except OSError as exc:  # the binding raises on -1; EACCES is the kernel's "no"
+    verdict = "denied" if exc.errno == errno.EACCES else "error:{}".format(exc)
+print("{} {}".format(tcon.split(":")[2], verdict))
 PY
 }
