@@ -56,9 +56,13 @@ def image_key():
     """A digest of every input of the image: change any of them and a new image is built."""
     digest = hashlib.sha256()
     digest.update(json.dumps([SUITE, IMAGE_SIZE, PACKAGES]).encode())
-    for path in apt_sources() + sorted(glob.glob(os.path.join(GUEST_DIR, "*"))) + [__file__]:
+    own = sorted(glob.glob(os.path.join(GUEST_DIR, "*"))) + [os.path.abspath(__file__)]
+    for path in apt_sources() + own:
+        # Repository files by their path inside the repository, so that every checkout of the
+        # same inputs shares one cached image.
+        name = os.path.relpath(path, HERE) if path in own else path
         with open(path, "rb") as handle:
-            digest.update(path.encode() + b"\0" + handle.read())
+            digest.update(name.encode() + b"\0" + handle.read())
     return digest.hexdigest()[:16]
 
 
