@@ -72,7 +72,7 @@ class Observation(object):
         self.selinux = selinux_state(root)
         self.service_manager = service_manager()
         self.port_backend = port_backend
-        self.host = self.manager.host()
+        self.host = None  # the Postfix Host, read by refresh()
         self.child = None  # set by refresh() once the child exists
         self._ports = None  # type: typing.Optional[PortCheck]
         self.refresh()
