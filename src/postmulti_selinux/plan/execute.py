@@ -9,7 +9,6 @@ import tempfile
 import time
 import typing
 
-from postmulti_selinux.errors import ToolError
 from postmulti_selinux.plan.action import Context
 from postmulti_selinux.plan.actions import CommitPolicy, CreateChild, RelabelChild, wrong_labels
 from postmulti_selinux.plan.build import build_plan

@@ -113,8 +113,8 @@ class Observation(object):
         return self.port_check().check([(p, "tcp") for p in sorted(set(ports))], DOMAIN)
 
 
-def require_selinux(state, allow_permissive=True):
-    # type: (SELinuxState, bool) -> None
+def require_selinux(state):
+    # type: (SELinuxState) -> None
     """Refuse to apply on a host where SELinux is disabled: there is nothing to keep enforcing."""
     if not state.enabled:
         raise ToolError("SELinux is disabled on this host; postmulti-selinux only changes hosts "
