@@ -1,5 +1,8 @@
-"""Write a synthetic raw audit.log: half non-AVC noise, a SYSCALL (and sometimes PATH/EOE)
-record per AVC, a skewed domain/type mix with a few out-of-scope domains.
+"""Write a synthetic raw audit.log: half non-AVC noise, SYSCALL and PROCTITLE records (and
+sometimes PATH/EOE) per AVC in the kernel's order, a skewed domain/type mix with a few out-of-scope domains.
+
+Denied objects come from a fixed catalog of files, as on a real host: each file has one inode,
+one path and one label, and a few files draw most denials (Zipf-like weights within a type).
 
 Usage: .venv/bin/python bench/gen_audit_log.py LINES OUTPUT [--seed N]
 """
@@ -25,12 +28,36 @@ NOISE = ['type=USER_ACCT msg=audit({s}): pid=1{n} uid=0 auid=0 ses=1 msg=\'op=PA
          'type=PROCTITLE msg=audit({s}): proctitle=2F7573722F7362696E2F63726F6E']
 
 
+FILES_PER_TYPE = 200
+
+
 def weighted(rng, items):
     return rng.choices(items, weights=[i[-1] for i in items])[0]
 
 
+def catalog():
+    """target type -> (files [(path, inode)], cumulative Zipf weights)."""
+    files = {}
+    inode = 1000
+    for target, tclass, _, _ in TARGETS:
+        if target in files:
+            continue
+        entries = []
+        for i in range(FILES_PER_TYPE):
+            inode += 1
+            inst = ("sub", "out", "in")[i % 3]
+            entries.append(("/var/spool/postfix-{}/{}/f{}".format(inst, target[:-2], inode), inode))
+        cum, total = [], 0.0
+        for i in range(FILES_PER_TYPE):
+            total += 1.0 / (i + 1)
+            cum.append(total)
+        files[target] = (entries, cum)
+    return files
+
+
 def generate(lines, out, seed=1):
     rng = random.Random(seed)
+    files = catalog()
     t, serial, written = 1700000000.0, 1000, 0
     with open(out, "w") as handle:
         while written < lines:
@@ -44,9 +71,9 @@ def generate(lines, out, seed=1):
             domain = weighted(rng, DOMAINS)[0]
             target, tclass, perms, _ = weighted(rng, TARGETS)
             perm = " ".join(sorted(rng.sample(perms, min(len(perms), rng.choice([1, 1, 2])))))
-            inst = rng.choice(["sub", "out", "in"])
-            ino = rng.randrange(100, 400)
-            name = "f{}".format(ino)
+            entries, cum = files[target]
+            path, ino = rng.choices(entries, cum_weights=cum)[0]
+            name = path.rsplit("/", 1)[1]
             handle.write('type=AVC msg=audit({}): avc:  denied  {{ {} }} for  pid={} comm="{}" name="{}" '
                          'dev="vda1" ino={} scontext=system_u:system_r:{}:s0 tcontext=system_u:object_r:{}:s0 '
                          'tclass={} permissive=0\n'.format(stamp, perm, 100 + serial % 900, domain[:-2][-15:],
@@ -56,13 +83,17 @@ def generate(lines, out, seed=1):
                          'egid=0 sgid=0 fsgid=0 tty=(none) ses=4294967295 comm="{}" exe="/usr/lib/postfix/sbin/x" '
                          'subj=system_u:system_r:{}:s0 key=(null)\n'.format(stamp, 100 + serial % 900,
                                                                            domain[:-2][-15:], domain))
-            written += 2
-            if rng.random() < 0.5:
-                handle.write('type=PATH msg=audit({}): item=0 name="/var/spool/postfix-{}/d/{}" inode={} '
+            with_path = rng.random() < 0.5
+            if with_path:
+                handle.write('type=PATH msg=audit({}): item=0 name="{}" inode={} '
                              'dev=fe:01 mode=0100644 ouid=0 ogid=0 rdev=00:00 obj=system_u:object_r:{}:s0 '
-                             'nametype=NORMAL\n'.format(stamp, inst, name, ino, target))
+                             'nametype=NORMAL\n'.format(stamp, path, ino, target))
+            handle.write("type=PROCTITLE msg=audit({}): proctitle={}\n".format(
+                stamp, domain[:-2][-15:].encode().hex().upper()))
+            written += 4 if with_path else 3
+            if with_path:
                 handle.write("type=EOE msg=audit({}):\n".format(stamp))
-                written += 2
+                written += 1
 
 
 if __name__ == "__main__":

@@ -44,8 +44,15 @@ class DenialGroup(object):
         self.capabilities = set()
 
     def add(self, denial):
+        if self.count and _earlier(denial.stamp, self.first):
+            # The earliest record speaks for the group, whatever order records arrive in.
+            self.first = denial.stamp
+            self.scontext, self.tcontext = denial.scontext, denial.tcontext
+            self.comm, self.exe = denial.comm, denial.exe
+            if denial.path_from == "argv":
+                self.argv_path = denial.path
         self.perms.update(denial.perms)
-        self.count += 1
+        self.count += denial.count
         if denial.ioctlcmd and len(self.ioctlcmds) < 32:
             self.ioctlcmds.add(denial.ioctlcmd)
         if denial.capability is not None:
@@ -103,7 +110,7 @@ class Collection(object):
                     return
                 entry = self.out_of_scope[key] = [set(), 0]
             entry[0].update(denial.perms)
-            entry[1] += 1
+            entry[1] += denial.count
             return
         if denial.path and denial.path_from != "argv" and len(self._inodes) < MAX_INDEX:
             if denial.ino is not None:
@@ -143,14 +150,26 @@ class Collection(object):
             into = merged.get(key)
             if into is None:
                 merged[key] = group
-            else:
-                into.perms.update(group.perms)
-                into.count += group.count
-                into.ioctlcmds.update(group.ioctlcmds)
-                into.capabilities.update(group.capabilities)
-                if _earlier(group.first, into.first):
-                    into.first = group.first
-        return list(merged.values())
+                continue
+            if _earlier(group.first, into.first):     # the earliest record speaks for the group
+                merged[key] = group
+                group, into = into, group
+            into.perms.update(group.perms)
+            into.count += group.count
+            into.ioctlcmds.update(group.ioctlcmds)
+            into.capabilities.update(group.capabilities)
+            if _PATH_TRUST.index(group.path_from) < _PATH_TRUST.index(into.path_from):
+                into.path_from = group.path_from
+        # Log order, whatever order the reader finished its events in.
+        return sorted(merged.values(), key=_log_order)
+
+
+_PATH_TRUST = ("record", "inode", "argv", "name", "directory", None)
+
+
+def _log_order(group):
+    stamp = group.first
+    return (stamp.time is None, stamp.time or 0.0, stamp.serial or 0)
 
 
 def _earlier(a, b):

@@ -14,6 +14,7 @@ import gzip
 import os
 import re
 from collections import OrderedDict
+from typing import Optional
 
 from postmulti_selinux.avc.records import Denial, PolicyLoad, SelinuxError, Stamp, parse_context
 from postmulti_selinux.errors import ToolError
@@ -30,6 +31,7 @@ _HEADER = re.compile(r"type=(?P<type>[A-Z_]+|\d{4})\s+(?:msg=)?audit\((?P<stamp>
 # journald without auditd: "audit[2419]: AVC avc:  denied ..." (no stamp).
 _JOURNAL = re.compile(r"\baudit\[\d+\]: (?P<type>AVC|SELINUX_ERR|USER_AVC) (?P<body>.*)$")
 _AVC = re.compile(r"avc:\s+(?P<result>denied|granted)\s+\{(?P<perms>[^{}]*)\}\s+for\s(?P<rest>.*)$")
+_AVC_HEAD = re.compile(r"avc:  (?P<result>denied|granted)  \{(?P<perms>[^{}]*)\} for  (?P<rest>.*)$")
 _FIELD = re.compile(r'([A-Za-z_][A-Za-z0-9_-]*)=("[^"]*"|\'[^\']*\'|\S*)')
 _HEX = re.compile(r"\A(?:[0-9A-F]{2})+\Z")
 _PERM = re.compile(r"\A[A-Za-z][A-Za-z0-9_]{0,63}\Z")
@@ -39,7 +41,7 @@ OPEN_EVENTS = 256       # events kept open at once waiting for their SYSCALL/PAT
 AVC_CACHE = 20000       # parsed AVC bodies kept (a log repeats the same denial many times)
 _SYSCALL_KEYS = ("comm", "exe", "success")
 _NO_FIELDS = {}
-_WANTED_NAMES = frozenset(list(_WANTED) + [k for k, v in _NUMERIC_TYPES.items() if v in _WANTED])
+WANTED_NAMES = frozenset(list(_WANTED) + [k for k, v in _NUMERIC_TYPES.items() if v in _WANTED])
 _CONTEXTS = {}          # raw context text -> Context (or None), bounded
 _RECORD_TYPE = re.compile(r"\A(?:[A-Z_]+|\d{4})\Z")
 
@@ -123,7 +125,7 @@ def parse_stamp(text):
     return Stamp(None, serial_no)
 
 
-class _Event(object):
+class Event(object):
     __slots__ = ("stamp", "avcs", "errs", "syscall", "cwd", "paths", "argv")
 
     def __init__(self, stamp):
@@ -134,6 +136,17 @@ class _Event(object):
         self.cwd = None
         self.paths = []
         self.argv = ()
+
+    def join(self, rtype, body):
+        """Take in a SYSCALL/CWD/PATH/PROCTITLE record of this event."""
+        if rtype == "SYSCALL":
+            self.syscall = pick(body, _SYSCALL_KEYS)
+        elif rtype == "CWD":
+            self.cwd = unquote(fields(body).get("cwd"))
+        elif rtype == "PATH" and len(self.paths) < 16:
+            self.paths.append(fields(body))
+        elif rtype == "PROCTITLE":
+            self.argv = proctitle_argv(body)
 
 
 class AuditReader(object):
@@ -147,14 +160,14 @@ class AuditReader(object):
         self.since = since
         self.until = until
         self.stats = ReadStats()
-        self._open = OrderedDict()
+        self.open_events = OrderedDict()
         self._avc_cache = {}
 
     # -- public -------------------------------------------------------------------------
     def read_lines(self, lines):
         """Yield items from an iterable of text lines; call :meth:`finish` (or use read_files)."""
         stats = self.stats
-        handle = self._line
+        handle = self.line
         for line in lines:
             stats.lines += 1
             # Cheap pre-filter: most lines of a busy audit.log are other records.
@@ -174,23 +187,35 @@ class AuditReader(object):
 
     def finish(self):
         """Flush every open event (end of input)."""
-        while self._open:
-            _, event = self._open.popitem(last=False)
+        while self.open_events:
+            _, event = self.open_events.popitem(last=False)
             for item in self._emit(event):
                 yield item
 
-    def read_files(self, paths):
-        """Yield items from files in the given order (see :func:`expand_rotated`)."""
+    def read_files(self, paths, fold=False):
+        """Yield items from files in the given order (see :func:`expand_rotated`).
+
+        With ``fold``, files in auditd's raw format go through the fast scanner
+        (:mod:`.scan`), which folds identical events into one denial with a ``count``.
+        """
         for path in paths:
             self.stats.files.append(path)
+            if fold and path != "-":
+                from postmulti_selinux.avc import scan
+                with open_log(path, binary=True) as handle:
+                    head = handle.read(1 << 16)
+                    if scan.is_raw_log(head):
+                        for item in scan.RawScanner(self).read(handle, head):
+                            yield item
+                        continue
             with open_log(path) as handle:
                 for item in self.read_lines(handle):
                     yield item
 
     # -- one line -------------------------------------------------------------------------
-    def _line(self, line):
+    def line(self, line):
         """Items completed by this line (a list), or None."""
-        header = _split_header(line)
+        header = split_header(line)
         if header is None:
             match = _JOURNAL.search(line)
             if not match:
@@ -204,16 +229,16 @@ class AuditReader(object):
             return None
         if rtype in _JOINED:
             # Only useful for events already opened by an AVC/SELINUX_ERR record.
-            event = self._open.get(stamp_text)
+            event = self.open_events.get(stamp_text)
             if event is None:
                 return None
-            self._join(event, rtype, body)
+            event.join(rtype, body)
             if rtype == "EOE":
-                del self._open[stamp_text]
+                del self.open_events[stamp_text]
                 return list(self._emit(event))
             return None
         stamp = parse_stamp(stamp_text) if stamp_text else Stamp(None, None)
-        if not self._in_window(stamp):
+        if not self.in_window(stamp):
             self.stats.filtered += 1
             return None
         if rtype == "MAC_POLICY_LOAD":
@@ -222,21 +247,21 @@ class AuditReader(object):
             return list(self.finish()) + [PolicyLoad(stamp)]
         if stamp_text is None:
             out = list(self.finish())      # keep log order
-            event = _Event(stamp)
+            event = Event(stamp)
             self._add(event, rtype, body)
             return out + list(self._emit(event))
-        event = self._open.get(stamp_text)
+        event = self.open_events.get(stamp_text)
         out = None
         if event is None:
-            event = _Event(stamp)
-            self._open[stamp_text] = event
-            while len(self._open) > OPEN_EVENTS:
-                _, old = self._open.popitem(last=False)
+            event = Event(stamp)
+            self.open_events[stamp_text] = event
+            while len(self.open_events) > OPEN_EVENTS:
+                _, old = self.open_events.popitem(last=False)
                 out = (out or []) + list(self._emit(old))
         self._add(event, rtype, body)
         return out
 
-    def _in_window(self, stamp):
+    def in_window(self, stamp):
         if stamp.time is None:
             return True
         if self.since is not None and stamp.time < self.since:
@@ -251,21 +276,10 @@ class AuditReader(object):
         else:
             event.errs.append(body)
 
-    @staticmethod
-    def _join(event, rtype, body):
-        if rtype == "SYSCALL":
-            event.syscall = pick(body, _SYSCALL_KEYS)
-        elif rtype == "CWD":
-            event.cwd = unquote(fields(body).get("cwd"))
-        elif rtype == "PATH" and len(event.paths) < 16:
-            event.paths.append(fields(body))
-        elif rtype == "PROCTITLE":
-            event.argv = proctitle_argv(body)
-
     # -- event -> items -------------------------------------------------------------------
     def _emit(self, event):
         for body in event.avcs:
-            denial = self._denial(event, body)
+            denial = self.denial(event, body)
             if denial is None:
                 self.stats.malformed += 1
             else:
@@ -279,33 +293,26 @@ class AuditReader(object):
                 self.stats.selinux_err += 1
                 yield err
 
-    def _denial(self, event, body):
+    def denial(self, event, body):
+        match = _AVC_HEAD.match(body) or _AVC.search(body)
+        if not match:
+            return None
+        perms = avc_perms(match.group("perms"))
+        rest = self.avc_rest(match.group("rest"))
+        if perms is None or rest is None:
+            return None
+        return build_denial(event, match.group("result"), perms, rest, _pid_of(body))
+
+    def avc_rest(self, rest):
+        """The parsed fields after ``pid=N`` of an AVC record (cached: logs repeat them)."""
         cache = self._avc_cache
-        key = _without_pid(body)
+        key = _without_pid(rest)
         parsed = cache.get(key)
         if parsed is None:
             if len(cache) >= AVC_CACHE:
                 cache.clear()
-            parsed = cache[key] = _parse_avc(body)
-        if parsed is False:
-            return None
-        (result, perms, scontext, tcontext, tclass, name, path, dev, ino, comm, exe, permissive,
-         port, ioctlcmd, capability) = parsed
-        syscall = event.syscall or _NO_FIELDS
-        path_from = "record"
-        if not path:
-            path = _path_from_records(event, name, ino)
-        if not path:
-            path, path_from = _path_from_argv(event, name), "argv"
-        success = syscall.get("success")
-        absolute = bool(path) and path.startswith("/")
-        return Denial(
-            event.stamp, result, perms, scontext, tcontext, tclass,
-            path if absolute else None, name, dev, ino,
-            comm or unquote(syscall.get("comm")), exe or unquote(syscall.get("exe")),
-            _pid_of(body), permissive, port, ioctlcmd, capability,
-            None if success is None else success == "yes",
-            path_from if absolute else None)
+            parsed = cache[key] = _parse_avc_rest(key)
+        return parsed or None
 
     @staticmethod
     def _selinux_err(event, body):
@@ -323,13 +330,13 @@ class AuditReader(object):
             exe=unquote(values.get("exe") or syscall.get("exe")))
 
 
-def _split_header(line):
+def split_header(line):
     """(record type, stamp text, body) of ``type=X msg=audit(STAMP): body`` or None. Plain
     string operations for the usual raw line; anything unusual goes to the header regex."""
     if line.startswith("type="):
         space = line.find(" ", 5)
         rtype = line[5:space]
-        if space > 5 and rtype not in _WANTED_NAMES and (
+        if space > 5 and rtype not in WANTED_NAMES and (
                 line.startswith("msg=audit(", space + 1) or line.startswith("audit(", space + 1)) \
                 and _RECORD_TYPE.match(rtype):
             return rtype, None, ""     # a record of no interest: no need to read its stamp
@@ -384,7 +391,10 @@ def pick(text, keys):
 
 
 def _without_pid(body):
-    """The AVC body minus its ``pid=N`` field: the cache key of one repeated denial."""
+    """The AVC text minus its ``pid=N`` field: the cache key of one repeated denial."""
+    if body.startswith("pid="):
+        end = body.find(" ")
+        return "" if end < 0 else body[end + 1:]
     at = body.find(" pid=")
     if at < 0:
         return body
@@ -393,11 +403,11 @@ def _without_pid(body):
 
 
 def _pid_of(body):
-    at = body.find(" pid=")
-    if at < 0:
+    at = 0 if body.startswith("pid=") else body.find(" pid=") + 1
+    if at == 0 and not body.startswith("pid="):
         return None
-    end = body.find(" ", at + 5)
-    return _int(body[at + 5:] if end < 0 else body[at + 5:end])
+    end = body.find(" ", at + 4)
+    return _int(body[at + 4:] if end < 0 else body[at + 4:end])
 
 
 def _context(raw):
@@ -412,27 +422,51 @@ def _context(raw):
     return context
 
 
-def _parse_avc(body):
-    """The parts of an AVC body that do not depend on its event, or False if malformed."""
-    match = _AVC.search(body)
-    if not match:
-        return False
-    perms = tuple(p for p in match.group("perms").split() if p)
+def avc_perms(text):
+    # type: (str) -> Optional[tuple]
+    """The permissions of ``{ read write }`` as a tuple, or None when one is not a permission name."""
+    perms = tuple(text.split())
     if not perms or not all(_PERM.match(p) for p in perms):
-        return False
-    values = fields(match.group("rest"))
+        return None
+    return perms
+
+
+def _parse_avc_rest(rest):
+    """The fields of an AVC record after its permissions, or False if malformed."""
+    values = fields(rest)
     scontext = _context(values.get("scontext"))
     tcontext = _context(values.get("tcontext"))
     tclass = unquote(values.get("tclass"))
     if scontext is None or tcontext is None or not tclass or not _PERM.match(tclass):
         return False
     permissive = values.get("permissive")
-    port = _int(values.get("src")) if "name_bind" in perms else _int(values.get("dest"))
-    return (match.group("result"), perms, scontext, tcontext, tclass,
+    return (scontext, tcontext, tclass,
             unquote(values.get("name")), unquote(values.get("path")), unquote(values.get("dev")),
             _int(values.get("ino")), unquote(values.get("comm")), unquote(values.get("exe")),
-            None if permissive is None else permissive == "1", port,
-            unquote(values.get("ioctlcmd")), _int(values.get("capability")))
+            None if permissive is None else permissive == "1", _int(values.get("src")),
+            _int(values.get("dest")), unquote(values.get("ioctlcmd")), _int(values.get("capability")))
+
+
+def build_denial(event, result, perms, rest, pid, count=1):
+    # type: (Event, str, tuple, tuple, Optional[int], int) -> Denial
+    """A :class:`Denial` from an AVC record's parts and its event's joined records."""
+    (scontext, tcontext, tclass, name, path, dev, ino, comm, exe, permissive, src, dest,
+     ioctlcmd, capability) = rest
+    syscall = event.syscall or _NO_FIELDS
+    path_from = "record"
+    if not path:
+        path = _path_from_records(event, name, ino)
+    if not path:
+        path, path_from = _path_from_argv(event, name), "argv"
+    success = syscall.get("success")
+    absolute = bool(path) and path.startswith("/")
+    return Denial(
+        event.stamp, result, perms, scontext, tcontext, tclass,
+        path if absolute else None, name, dev, ino,
+        comm or unquote(syscall.get("comm")), exe or unquote(syscall.get("exe")),
+        pid, permissive, src if "name_bind" in perms else dest, ioctlcmd, capability,
+        None if success is None else success == "yes",
+        path_from if absolute else None, count)
 
 
 def _path_from_records(event, name, ino):
@@ -491,17 +525,19 @@ def _path_from_argv(event, name):
     return os.path.normpath(arg)
 
 
-def open_log(path):
-    """Open a (possibly gzip/bzip2-compressed) log as text; unreadable => ToolError."""
+def open_log(path, binary=False):
+    """Open a (possibly gzip/bzip2-compressed) log as text (or bytes); unreadable => ToolError."""
+    mode = "rb" if binary else "rt"
+    text = {} if binary else {"encoding": "utf-8", "errors": "replace"}
     try:
         if path == "-":
             import sys
-            return sys.stdin
+            return sys.stdin.buffer if binary else sys.stdin
         if path.endswith(".gz"):
-            return gzip.open(path, "rt", encoding="utf-8", errors="replace")
+            return gzip.open(path, mode, **text)
         if path.endswith(".bz2"):
-            return bz2.open(path, "rt", encoding="utf-8", errors="replace")
-        return open(path, "r", encoding="utf-8", errors="replace")
+            return bz2.open(path, mode, **text)
+        return open(path, "rb") if binary else open(path, "r", **text)
     except (IOError, OSError) as exc:
         raise ToolError("cannot read audit log {}: {}".format(path, exc.strerror or exc),
                         hint="pass a readable file with --input")

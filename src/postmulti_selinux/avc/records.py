@@ -78,6 +78,7 @@ class Denial(NamedTuple):
     capability: Optional[int]
     success: Optional[bool]          # the syscall's outcome, when a SYSCALL record came with it
     path_from: Optional[str] = None  # "record" (path=/PATH), "argv" (PROCTITLE) or None
+    count: int = 1                   # identical records this one stands for (the fast reader folds)
 
 
 class SelinuxError(NamedTuple):

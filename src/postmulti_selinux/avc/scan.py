@@ -1,0 +1,316 @@
+"""Fast path for logs in auditd's raw format (every line ``type=X msg=audit(STAMP): …``).
+
+Reading a million-line audit.log line by line in Python is what makes audit2allow slow. Here the
+regular-expression engine walks large binary chunks and picks out each AVC event as the kernel
+writes it: the AVC record, then its SYSCALL record, then CWD, PATH, PROCTITLE and EOE records of
+the same stamp. Identical events (same AVC text apart from the pid, same SYSCALL outcome and
+program, same CWD/PATH/PROCTITLE) are counted in C (``collections.Counter``), and only the
+first event of each distinct kind becomes a :class:`Denial`, whose ``count`` says how many it
+stands for.
+
+Everything else that matters (SELINUX_ERR, USER_AVC, MAC_POLICY_LOAD, an AVC whose SYSCALL
+does not follow it directly, ``ausearch -i`` stamps …) goes to :class:`AuditReader` line by line,
+so both paths give the same denials (``tests/avc/test_scan.py`` checks it on generated logs).
+Memory is bounded: a chunk, the carried tail of the last event, and at most
+:data:`FOLD_LIMIT` distinct events before they are handed on.
+"""
+
+import re
+from collections import Counter, deque
+from itertools import repeat
+from operator import itemgetter, or_
+
+from postmulti_selinux.avc import reader as line_reader
+from postmulti_selinux.avc.records import Stamp
+
+CHUNK = 8 << 20          # bytes read at a time
+FOLD_LIMIT = 50000       # distinct events kept before they are turned into denials
+SNIFF_LINES = 64         # lines looked at to decide the format of a file
+
+_NODE = rb"(?:node=[^ \n]{1,255} )?"
+_VALUE = rb'(?:"[^"\n]*"|[0-9A-F]+|\(null\)|\?)'
+
+
+_SAME = rb" msg=audit\((?P=stamp)\):"
+
+# An AVC record immediately followed by its SYSCALL record (the kernel's order), then the
+# event's other records (CWD, PATH, PROCTITLE, EOE, auxiliary ones), kept as they are.
+_AVC_EVENT = (
+    _NODE + rb"type=AVC msg=audit\((?P<stamp>[0-9]{1,20}\.[0-9]{1,9}:[0-9]{1,20})\): "
+    rb"avc:  (?P<result>denied|granted)  \{(?P<perms>[^{}\n]{1,4096})\} for  "
+    rb"pid=(?P<pid>[0-9]{1,10}) (?P<rest>[^\n]*)"
+    rb"(?P<more>(?:\n" + _NODE + rb"type=AVC" + _SAME + rb"[^\n]*)*)"
+    rb"\n" + _NODE + rb"type=SYSCALL" + _SAME + rb" arch=[0-9a-f]+ syscall=[0-9]+ (?:per=[0-9a-f]+ )?"
+    rb"success=(?P<success>yes|no) [^\n]* comm=(?P<scomm>" + _VALUE + rb") "
+    rb"exe=(?P<exe>" + _VALUE + rb")[^\n]*"
+    rb"(?P<followers>(?:\n" + _NODE + rb"type=[A-Z_]{1,32}" + _SAME + rb"[^\n]*){0,64})")
+# Records that open an event the line reader must see; other lines that are not records.
+_OPENERS = rb"AVC|USER_AVC|SELINUX_ERR|USER_SELINUX_ERR|MAC_POLICY_LOAD"
+_EVENT = re.compile(
+    rb"\n(?:" + _AVC_EVENT +
+    rb"|(?P<line>" + _NODE + rb"type=(?P<otype>" + _OPENERS + rb")"
+    rb" msg=audit\((?P<ostamp>[^()\n]{1,64})\)[^\n]*)"
+    rb"|(?P<foreign>(?!type=|node=)[^\n]+))")
+_NEWLINE = re.compile(rb"\n")
+_GROUPS = dict((name, index - 1) for name, index in _EVENT.groupindex.items())
+_STAMP, _PID, _LINE, _OTYPE, _OSTAMP, _FOREIGN = (
+    _GROUPS[n] for n in ("stamp", "pid", "line", "otype", "ostamp", "foreign"))
+# What makes two events the same: everything but the stamp and the pid.
+_RESULT, _PERMS, _REST, _MORE, _SUCCESS, _SCOMM, _EXE, _FOLLOWERS = (
+    _GROUPS[n] for n in ("result", "perms", "rest", "more", "success", "scomm", "exe", "followers"))
+_KEY = itemgetter(_PERMS, _RESULT, _REST, _MORE, _SUCCESS, _SCOMM, _EXE)
+_FOLLOWERS_OF, _STAMP_OF = itemgetter(_FOLLOWERS), itemgetter(_STAMP)
+_LINE_OF, _FOREIGN_OF = itemgetter(_LINE), itemgetter(_FOREIGN)
+_JOINED = re.compile(rb"\n" + _NODE + rb"type=(?:SYSCALL|CWD|PATH|PROCTITLE|EOE) msg=audit\(")
+JOIN_WINDOW = 1 << 16    # bytes after an event's first record searched for its other records
+
+
+def is_raw_log(head):
+    # type: (bytes) -> bool
+    """True when the first lines of a log are auditd's raw records (``type=…``/``node=…``)."""
+    lines = [l for l in head.split(b"\n")[:SNIFF_LINES] if l.strip()]
+    if len(lines) > 1 and not head.endswith(b"\n"):
+        lines = lines[:-1]           # a cut-off last line says nothing
+    return bool(lines) and all(l.startswith((b"type=", b"node=")) and b" msg=audit(" in l
+                               for l in lines)
+
+
+class RawScanner(object):
+    """Read raw audit logs through ``reader`` (an :class:`AuditReader`, whose filters, stats
+    and line parser it shares), folding identical AVC events."""
+
+    def __init__(self, reader):
+        self.reader = reader
+        self._counts = Counter()
+        self._firsts = {}
+        self._perms = {}
+        self._joined = {}        # an event's other records (stamp removed) -> (cwd, paths, argv)
+
+    def read(self, handle, head=b""):
+        """Yield items from a binary file object of a raw log (``head``: bytes already read)."""
+        tail = b""
+        while True:
+            data, head = head or handle.read(CHUNK), b""
+            if not data:
+                break
+            buf = b"\n" + tail + data
+            cut = _event_boundary(buf)
+            if cut <= 1:             # not one complete line yet
+                tail = buf[1:]
+                continue
+            tail = buf[cut:]
+            for item in self._chunk(buf[:cut]):
+                yield item
+        if tail:
+            for item in self._chunk(b"\n" + tail + (b"" if tail.endswith(b"\n") else b"\n")):
+                yield item
+        for item in self.flush():
+            yield item
+        for item in self.reader.finish():
+            yield item
+
+    # -- one chunk --------------------------------------------------------------------------
+    def _chunk(self, buf):
+        """Items completed by this chunk (a list; log order is kept around policy loads)."""
+        stats = self.reader.stats
+        matches = _EVENT.findall(buf)
+        lines = len(_NEWLINE.findall(buf)) - 1
+        stats.lines += lines
+        foreign = len(list(filter(None, map(_FOREIGN_OF, matches))))
+        stats.foreign += foreign
+        stats.records += lines - foreign
+        # An event is complete when its PROCTITLE or EOE record came with it; otherwise more
+        # of its records may come later, after another event's (they interleave).
+        followers = list(map(_FOLLOWERS_OF, matches))
+        complete = list(map(or_, map(bytes.__contains__, followers, repeat(b"type=PROCTITLE ")),
+                            map(bytes.__contains__, followers, repeat(b"type=EOE "))))
+        if all(complete) and not any(map(_LINE_OF, matches)):
+            self._fold(matches)
+            out = []
+        else:
+            out = self._in_order(buf, matches, complete)
+        if len(self._counts) > FOLD_LIMIT:
+            out.extend(self.flush())
+        return out
+
+    def _in_order(self, buf, matches, complete):
+        """Matches one by one, with a cursor into ``buf``: records for the line reader (events
+        it must see whole) among the events to fold."""
+        out, fast, cursor = [], [], 0
+        for match, done in zip(matches, complete):
+            if match[_FOREIGN]:
+                continue
+            if match[_LINE]:
+                items, cursor = self._slow(buf, match[_OSTAMP], cursor, match[_LINE])
+                if match[_OTYPE] == b"MAC_POLICY_LOAD":
+                    self._fold(fast)
+                    fast = []
+                    out.extend(self.flush())
+                out.extend(items)
+            elif done:
+                fast.append(match)
+            else:
+                records = 2 + match[_MORE].count(b"\n") + match[_FOLLOWERS].count(b"\n")
+                items, cursor = self._slow(buf, match[_STAMP], cursor, None, records)
+                if items is None:
+                    fast.append(match)      # nothing of it came later: fold it
+                else:
+                    out.extend(items)
+        self._fold(fast)
+        return out
+
+    def _slow(self, buf, stamp, cursor, first_line, records=None):
+        """Give an event's records to the line reader: ``first_line`` (its opening record)
+        and then the records with its stamp found within :data:`JOIN_WINDOW` after it; or,
+        without ``first_line``, all of them, and only if there are more than ``records``
+        (else None: the fast path has them all). Returns (items, new cursor)."""
+        needle = b"msg=audit(" + stamp + b")"
+        at = buf.find(needle, cursor)
+        if at < 0:
+            if first_line is None:
+                return None, cursor
+            return self._feed([first_line]), cursor
+        found = []
+        end_window = at + JOIN_WINDOW
+        position = at
+        while position >= 0:
+            found.append(position)
+            position = buf.find(needle, position + 1, end_window)
+        if first_line is None and len(found) <= records:
+            return None, at + 1
+        lines = [first_line] if first_line is not None else []
+        for position in found:
+            start = buf.rfind(b"\n", 0, position)
+            if first_line is None or _JOINED.match(buf, start):
+                lines.append(buf[start + 1:buf.find(b"\n", position)])
+        return self._feed(lines), at + 1
+
+    def _feed(self, lines):
+        reader = self.reader
+        reader.stats.records -= len(lines)          # the line reader counts what it is given
+        items = []
+        for line in lines:
+            items.extend(reader.line(line.decode("utf-8", "replace")) or ())
+        return items
+
+    def _fold(self, matches):
+        if self.reader.since is not None or self.reader.until is not None:
+            kept, dropped = [], 0
+            for match in matches:
+                if self.reader.in_window(_stamp(match[_STAMP])):
+                    kept.append(match)
+                else:   # the line reader counts each AVC record it filters out
+                    dropped += 1 + match[_MORE].count(b"\n")
+            self.reader.stats.filtered += dropped
+            matches = kept
+        # An event's other records repeat its stamp: without it, identical events look alike.
+        # The key is one bytes object (its hash is computed once): the fields joined by "\n",
+        # which none of them holds but the multi-line ones, whose lines start with "type=".
+        followers = map(bytes.replace, map(_FOLLOWERS_OF, matches), map(_STAMP_OF, matches), repeat(b""))
+        keys = list(map(b"\n".join, map(tuple.__add__, map(_KEY, matches), zip(followers))))
+        self._counts.update(keys)
+        deque(map(self._firsts.setdefault, keys, matches), 0)
+
+    # -- folded events -> denials -----------------------------------------------------------
+    def flush(self):
+        """Denials for every distinct event folded so far, in order of first appearance.
+
+        Events that differ only in their permissions become one denial with all of them (the
+        line reader's groups merge them the same way), which keeps this step small.
+        """
+        counts, firsts = self._counts, self._firsts
+        self._counts, self._firsts = Counter(), {}
+        merged = {}
+        for key, match in firsts.items():
+            perms, _, inner = key.partition(b"\n")      # the key starts with the permissions
+            if b"name_bind" in perms:                   # its port is src=, not dest=
+                inner = b"B" + inner
+            entry = merged.get(inner)
+            if entry is None:
+                merged[inner] = [match, {perms}, counts[key]]
+            else:
+                entry[1].add(perms)
+                entry[2] += counts[key]
+        out = []
+        stats = self.reader.stats
+        for match, perms, count in merged.values():
+            denials = self._denials(match, perms, count)
+            if not denials:
+                stats.malformed += count
+            stats.avc += count * len(denials)
+            out.extend(denials)
+        return out
+
+    def _denials(self, match, perms_raw, count):
+        event = line_reader.Event(_stamp(match[_STAMP]))
+        event.syscall = {"success": match[_SUCCESS].decode(),
+                         "comm": match[_SCOMM].decode("utf-8", "replace"),
+                         "exe": match[_EXE].decode("utf-8", "replace")}
+        followers = match[_FOLLOWERS].replace(match[_STAMP], b"")
+        joined = self._joined.get(followers)
+        if joined is None:
+            if len(self._joined) > 10000:
+                self._joined.clear()
+            scratch = line_reader.Event(None)
+            for line in match[_FOLLOWERS].decode("utf-8", "replace").split("\n")[1:]:
+                header = line_reader.split_header(line)
+                if header is not None:
+                    scratch.join(header[0], header[2])
+            joined = self._joined[followers] = (scratch.cwd, scratch.paths, scratch.argv)
+        event.cwd, event.paths, event.argv = joined
+        out = []
+        perms = self._perms_of(perms_raw)
+        rest = self.reader.avc_rest(match[_REST].decode("utf-8", "replace"))
+        if perms and rest is not None:
+            out.append(line_reader.build_denial(event, match[_RESULT].decode(), perms, rest,
+                                                int(match[_PID]), count))
+        more = match[_MORE]
+        if more:
+            for line in more.decode("utf-8", "replace").split("\n")[1:]:
+                denial = self.reader.denial(event, line.partition("): ")[2])
+                if denial is not None:
+                    out.append(denial._replace(count=count))
+        return out
+
+    def _perms_of(self, variants):
+        """The union of the permission lists in ``variants`` (raw ``{ … }`` texts), or ()."""
+        union = []
+        for raw in variants:
+            perms = self._perms.get(raw)
+            if perms is None:
+                perms = self._perms[raw] = line_reader.avc_perms(raw.decode("utf-8", "replace")) or ()
+            if not perms:
+                return ()
+            union.extend(p for p in perms if p not in union)
+        return tuple(union)
+
+
+def _stamp(raw):
+    time, _, serial = raw.partition(b":")
+    return Stamp(float(time), int(serial))
+
+
+def _event_boundary(buf):
+    """Where to cut ``buf`` so that no event is split: before the last complete event's first
+    record (records of one event share a stamp), or after the last newline."""
+    end = buf.rfind(b"\n") + 1
+    if end <= 1:
+        return 0
+    cut = buf.rfind(b"\n", 0, end - 1) + 1        # start of the last complete line
+    stamp = _stamp_of(buf, cut, end)
+    if stamp is None:
+        return end
+    for _ in range(256):
+        previous = buf.rfind(b"\n", 0, cut - 1) + 1
+        if previous <= 1 or _stamp_of(buf, previous, cut) != stamp:
+            return cut
+        cut = previous
+    return end
+
+
+def _stamp_of(buf, start, end):
+    at = buf.find(b"audit(", start, end)
+    if at < 0:
+        return None
+    close = buf.find(b")", at, end)
+    return buf[at + 6:close] if close > 0 else None

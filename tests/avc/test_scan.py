@@ -1,0 +1,208 @@
+"""The fast raw-log scanner gives what the line reader gives: the same denial groups (types,
+class, object, path, permissions, counts, first stamp, program), SELinux errors, out-of-scope
+tallies and policy loads, on real captures and on generated logs with interleaved events,
+several AVC records per event, policy loads, foreign lines, time windows and chunk boundaries
+anywhere."""
+
+import gzip
+import os
+import sys
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from postmulti_selinux.avc import scan
+from postmulti_selinux.avc.collect import Collection
+from postmulti_selinux.avc.reader import AuditReader
+from postmulti_selinux.avc.triage import Scope
+from tests.avc.conftest import fixture_path
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VM_CAPTURE = os.path.join(REPO, "tests", "fixtures", "vm", "scenario0_audit.log")
+sys.path.insert(0, os.path.join(REPO, "bench"))
+import gen_audit_log  # noqa: E402
+
+
+def summary(path, fold, since_last_load=False, **window):
+    reader = AuditReader(**window)
+    collection = Collection(Scope(["httpd_t"]), since_last_load=since_last_load)
+    collection.add_all(reader.read_files([path], fold=fold))
+    groups = sorted((
+        (g.source, g.target, g.tclass, g.result, g.path, g.path_from, g.name, g.dev, g.ino, g.port,
+         tuple(sorted(g.perms)), g.count, str(g.first), g.comm, g.exe, g.permissive,
+         tuple(sorted(g.capabilities)), tuple(sorted(g.ioctlcmds)))
+        for g in collection.resolved_groups()), key=repr)
+    errors = sorted((repr(k), n) for k, (_, n) in collection.errors.items())
+    out = sorted(((k, tuple(sorted(v[0])), v[1]) for k, v in collection.out_of_scope.items()), key=repr)
+    stats = reader.stats.as_dict()
+    counts = dict((k, stats[k]) for k in ("lines", "records", "avc", "selinux_err", "policy_loads",
+                                           "foreign", "malformed", "filtered"))
+    return groups, errors, out, collection.policy_loads, counts
+
+
+def assert_same(path, **kwargs):
+    fast, slow = summary(path, True, **kwargs), summary(path, False, **kwargs)
+    assert fast == slow
+    return fast
+
+
+@pytest.mark.parametrize("path", [fixture_path("seed_audit.log"), fixture_path("constructed_cases.log"),
+                                  VM_CAPTURE])
+def test_real_captures_read_alike(path):
+    groups, _, _, _, counts = assert_same(path)
+    assert groups and counts["avc"] > 0
+
+
+def test_vm_capture_interleaved_records_are_joined():
+    """The VM's log interleaves events (a PROCTITLE after the next event's AVC)."""
+    with open(VM_CAPTURE, "rb") as handle:
+        assert scan.is_raw_log(handle.read(4096))
+    assert_same(VM_CAPTURE, since_last_load=True)
+
+
+def test_synthetic_benchmark_log_folds_and_reads_alike(tmp_path):
+    log = str(tmp_path / "audit.log")
+    gen_audit_log.generate(20000, log, seed=3)
+    groups, _, out, _, counts = assert_same(log)
+    assert sum(g[11] for g in groups) + sum(o[2] for o in out) == counts["avc"]
+    assert max(g[11] for g in groups) > 1      # identical events were folded
+
+
+def test_not_a_raw_log_goes_line_by_line(tmp_path):
+    log = tmp_path / "messages"
+    log.write_text(
+        'Nov 14 22:13:20 mx kernel: audit: type=1400 audit(1700000000.123:43): avc:  denied  { getattr } '
+        'for  pid=7 comm="qmgr" path="/x" dev="dm-0" ino=13 scontext=system_u:system_r:postfix_qmgr_t:s0 '
+        'tcontext=system_u:object_r:var_t:s0 tclass=file permissive=0\n')
+    assert not scan.is_raw_log(log.read_bytes())
+    groups, _, _, _, _ = assert_same(str(log))
+    assert groups[0][4] == "/x"
+
+
+def test_gzip_rotation_uses_the_fast_path(tmp_path):
+    log = str(tmp_path / "audit.log.1.gz")
+    with open(fixture_path("seed_audit.log"), "rb") as src, gzip.open(log, "wb") as dst:
+        dst.write(src.read())
+    assert assert_same(log)[:4] == assert_same(fixture_path("seed_audit.log"))[:4]
+
+
+# -- generated logs ------------------------------------------------------------------------
+DOMAINS = ["postfix_master_t", "postfix_qmgr_t", "httpd_t", "sshd_t"]
+TARGETS = [("postfix_spool_t", "fifo_file"), ("etc_t", "file"), ("postfix_etc_t", "dir"),
+           ("port_t", "tcp_socket"), ("self", "capability")]
+FILES = [("/var/spool/postfix-sub/public/pickup", 11), ("/etc/postfix-sub", 12),
+         ("/var/spool/postfix-sub/public/qmgr", 13), ("/etc/x", 14)]
+
+
+def _avc(stamp, domain, target, tclass, perms, obj, pid, node):
+    ctx = "system_u:system_r:{0}:s0".format(domain)
+    tctx = ctx if target == "self" else "system_u:object_r:{0}:s0".format(target)
+    if tclass == "capability":
+        what = "capability=21 "
+    elif tclass == "tcp_socket":
+        what = "src={} ".format(2525 + obj) if "name_bind" in perms else "dest=25 "
+    elif obj % 2:
+        what = 'path="{}" dev="vda1" ino={} '.format(FILES[obj][0], FILES[obj][1])
+    else:
+        what = 'name="{}" dev="vda1" ino={} '.format(FILES[obj][0].rsplit("/", 1)[1], FILES[obj][1])
+    return ('{}type=AVC msg=audit({}): avc:  {}  {{ {} }} for  pid={} comm="{}" {}scontext={} '
+            'tcontext={} tclass={} permissive=0'.format(
+                node, stamp, "granted" if perms == "getattr" and obj == 3 else "denied", perms, pid,
+                domain[:6], what, ctx, tctx, tclass))
+
+
+def _followers(stamp, obj, items, node):
+    out = ["{}type=SYSCALL msg=audit({}): arch=c000003e syscall=2 success={} exit=-13 a0=1 a1=2 a2=3 "
+           "a3=0 items={} ppid=1 pid=9 auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 "
+           "fsgid=0 tty=(none) ses=1 comm=\"x\" exe=\"/usr/sbin/x\" subj=system_u:system_r:x:s0 "
+           "key=(null)".format(node, stamp, "no" if obj % 2 else "yes", items)]
+    if items:
+        out.append('{}type=CWD msg=audit({}): cwd="/var/spool/postfix-sub"'.format(node, stamp))
+        for i in range(items):
+            path, ino = FILES[(obj + i) % len(FILES)]
+            out.append('{}type=PATH msg=audit({}): item={} name="{}" inode={} dev=fe:01 mode=040755 '
+                       'ouid=0 ogid=0 rdev=00:00 obj=system_u:object_r:etc_t:s0 nametype=NORMAL'.format(
+                           node, stamp, i, path if i % 2 == 0 else path.rsplit("/", 1)[1], ino))
+    out.append("{}type=PROCTITLE msg=audit({}): proctitle=63686F776E00726F6F74002F6574632F706F7374666978"
+               "2D737562".format(node, stamp))
+    out.append("{}type=EOE msg=audit({}):".format(node, stamp))
+    return out
+
+
+EVENT = st.tuples(
+    st.sampled_from(["avc", "avc", "avc", "err", "user_avc", "load", "noise", "foreign"]),
+    st.sampled_from(DOMAINS), st.sampled_from(TARGETS),
+    st.sampled_from(["read", "write", "read write", "getattr", "setattr", "name_bind", "sys_chroot"]),
+    st.integers(0, 3),                # object
+    st.integers(0, 7),                # followers kept: 0 none .. 7 all, with EOE
+    st.integers(0, 3),                # PATH items
+    st.integers(1, 2),                # AVC records in the event
+    st.booleans(),                    # node= prefix
+)
+
+
+def _render(events, interleave):
+    """Lines of a raw log; ``interleave`` moves some follower records after the next event."""
+    lines, pending = [], []
+    for serial, (kind, domain, (target, tclass), perms, obj, keep, items, avcs, node) in enumerate(events, 1):
+        stamp = "1700000{:03d}.{:03d}:{}".format(serial // 7, serial % 1000, serial)
+        prefix = "node=mx " if node else ""
+        if kind == "avc":
+            lines.extend(_avc(stamp, domain, target, tclass, perms, obj, 100 + serial, prefix)
+                         for _ in range(avcs))
+            followers = _followers(stamp, obj, items, prefix)[:keep]
+            if interleave and serial % 3 == 0 and len(followers) > 1:
+                lines.extend(followers[:1])
+                pending = followers[1:]
+                continue
+            lines.extend(followers)
+        elif kind == "err":
+            lines.append('{}type=SELINUX_ERR msg=audit({}): op=security_compute_sid invalid_context='
+                         '"unconfined_u:unconfined_r:{}:s0" scontext=unconfined_u:unconfined_r:unconfined_t:s0 '
+                         'tcontext=system_u:object_r:postfix_master_exec_t:s0 tclass=process'.format(
+                             prefix, stamp, domain))
+            lines.extend(_followers(stamp, obj, 0, prefix)[:keep])
+        elif kind == "user_avc":
+            lines.append("{}type=USER_AVC msg=audit({}): pid=1 uid=0 auid=0 ses=1 msg='avc:  denied  "
+                         "{{ {} }} for  scontext=system_u:system_r:{}:s0 tcontext=system_u:object_r:{}:s0 "
+                         "tclass={} permissive=0 exe=\"/usr/bin/dbus-daemon\"'".format(
+                             prefix, stamp, perms, domain, target, tclass))
+        elif kind == "load":
+            lines.append("{}type=MAC_POLICY_LOAD msg=audit({}): auid=0 ses=1 lsm=selinux res=1".format(prefix, stamp))
+        elif kind == "noise":
+            lines.append("{}type=PROCTITLE msg=audit({}): proctitle=6C73".format(prefix, stamp))
+        else:
+            lines.append("garbage line {}".format(serial))
+        lines.extend(pending)
+        pending = []
+    lines.extend(pending)
+    return lines
+
+
+@settings(max_examples=150, deadline=None)
+@given(events=st.lists(EVENT, min_size=1, max_size=40), interleave=st.booleans(),
+       chunk=st.sampled_from([64, 300, 1000, 1 << 20]), since_last_load=st.booleans(),
+       window=st.sampled_from([None, (1700000002.0, None), (None, 1700000004.5)]))
+def test_generated_logs_read_alike(tmp_path_factory, events, interleave, chunk, since_last_load, window):
+    lines = ["type=DAEMON_START msg=audit(1699999999.000:1): op=start ver=3.0.9 format=enriched"] + \
+        _render(events, interleave)
+    log = tmp_path_factory.mktemp("gen") / "audit.log"
+    log.write_text("\n".join(lines) + "\n")
+    kwargs = {"since_last_load": since_last_load}
+    if window:
+        kwargs["since"], kwargs["until"] = window
+    old = scan.CHUNK
+    scan.CHUNK = chunk
+    try:
+        assert_same(str(log), **kwargs)
+    finally:
+        scan.CHUNK = old
+
+
+def test_fold_limit_flushes_without_changing_the_result(tmp_path, monkeypatch):
+    log = str(tmp_path / "audit.log")
+    gen_audit_log.generate(5000, log, seed=5)
+    whole = summary(log, True)
+    monkeypatch.setattr(scan, "FOLD_LIMIT", 10)
+    monkeypatch.setattr(scan, "CHUNK", 4096)
+    assert summary(log, True) == whole == summary(log, False)
