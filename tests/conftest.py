@@ -5,6 +5,12 @@ import shutil
 
 import pytest
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache_dir(tmp_path_factory):
+    """The tool's caches (policy rule index) go to a temp directory, never the host's."""
+    os.environ["POSTMULTI_SELINUX_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+
+
 _VM_RESULTS = {}  # scenario name -> ScenarioResult, one boot per scenario per session
 _VM_FIGURES = []  # lines for the terminal summary
 

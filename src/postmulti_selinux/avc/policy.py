@@ -6,6 +6,7 @@ Two interchangeable backends: :class:`SetoolsPolicy` (the setools Python library
 where the library is not importable). :func:`open_policy` picks one; both are tested.
 """
 
+import os
 import re
 import subprocess
 from typing import NamedTuple, Optional, Tuple
@@ -31,11 +32,32 @@ class _DomainIndex(object):
     does it in one pass over the policy's rules: a pass costs well under a second, the same as
     a query for a single domain)."""
 
+    cache = None        # an IndexCache, or None
+
+    def use_cache(self, cache):
+        """Keep rules and attributes in ``cache`` (:class:`.index_cache.IndexCache`)."""
+        self.cache = cache
+        return self
+
     def prefetch(self, sources):
         """Fetch the rules of every domain in ``sources`` not fetched yet."""
         missing = sorted(set(s for s in sources if s and s not in self._rules))
+        if self.cache is not None:
+            for source in list(missing):
+                rows = self.cache.rules(source)
+                if rows is not None:
+                    self._rules[source] = [_hit_of(row) for row in rows]
+                    missing.remove(source)
         if missing:
-            self._rules.update(self._fetch_many(missing))
+            fetched = self._fetch_many(missing)
+            self._rules.update(fetched)
+            if self.cache is not None:
+                for source, hits in fetched.items():
+                    self.cache.put_rules(source, [_row_of(hit) for hit in hits])
+
+    def save_cache(self):
+        if self.cache is not None:
+            self.cache.save()
 
     def _fetch_many(self, sources):
         return dict((source, self._fetch(source)) for source in sources)
@@ -49,7 +71,7 @@ class _DomainIndex(object):
         if key in cache:
             return cache[key]
         if source not in self._rules:
-            self._rules[source] = self._fetch(source)
+            self.prefetch([source])
         targets = self.type_and_attributes(target) if target else None
         hits = [hit for hit in self._rules[source]
                 if hit.ruletype in ruletypes and (tclass is None or hit.tclass == tclass)
@@ -60,10 +82,59 @@ class _DomainIndex(object):
         cache[key] = hits
         return hits
 
+    # Questions other than rules, answered once and kept in the cache too.
+    def expand(self, name):
+        """Types in an attribute (or the type itself)."""
+        return self._answer("expand", name, self._compute_expand)
+
+    def has_type(self, name):
+        return self._answer("has_type", name, self._compute_has_type)
+
+    def role_types(self, role):
+        """Types a role may enter, or None when the role does not exist."""
+        return self._answer("role_types", role, self._compute_role_types)
+
+    def user_roles(self, user):
+        return self._answer("user_roles", user, self._compute_user_roles)
+
+    def class_perms(self, tclass):
+        return self._answer("class_perms", tclass, self._compute_class_perms)
+
+    def _answer(self, kind, name, compute):
+        key = "{}:{}".format(kind, name)
+        memo = self.__dict__.setdefault("_memo", {})
+        if key in memo:
+            return memo[key]
+        value = self.cache.answer(key) if self.cache is not None else None
+        if value is None:
+            value = compute(name)
+            if self.cache is not None:
+                self.cache.put_answer(key, sorted(value) if isinstance(value, frozenset) else value)
+        else:
+            value = value[0]
+            value = frozenset(value) if isinstance(value, list) else value
+        memo[key] = value
+        return value
+
     def type_and_attributes(self, name):
         if name not in self._attrs:
-            self._attrs[name] = frozenset([name]) | self._attributes_of(name)
+            attrs = self.cache.attributes(name) if self.cache is not None else None
+            if attrs is None:
+                attrs = self._attributes_of(name)
+                if self.cache is not None:
+                    self.cache.put_attributes(name, attrs)
+            self._attrs[name] = frozenset([name]) | frozenset(attrs)
         return self._attrs[name]
+
+
+def _row_of(hit):
+    return [hit.ruletype, hit.source, hit.target, hit.tclass, sorted(hit.perms), hit.boolean,
+            list(hit.booleans), hit.when]
+
+
+def _hit_of(row):
+    ruletype, source, target, tclass, perms, boolean, booleans, when = row
+    return RuleHit(ruletype, source, target, tclass, frozenset(perms), boolean, tuple(booleans), when)
 
 
 class SetoolsPolicy(_DomainIndex):
@@ -72,20 +143,28 @@ class SetoolsPolicy(_DomainIndex):
     backend = "setools"
 
     def __init__(self, path):
-        try:
-            import setools
-        except ImportError:
+        if not setools_available():
             raise ToolError("the setools Python library is not importable",
                             hint="install python3-setools, or use the sesearch backend")
-        self._setools = setools
+        if not os.access(path, os.R_OK):
+            raise ToolError("cannot load policy {}: not readable".format(path))
         self.path = path
-        try:
-            self._policy = setools.SELinuxPolicy(path)
-        except Exception as exc:  # setools raises its own InvalidPolicy/OSError types
-            raise ToolError("cannot load policy {}: {}".format(path, exc))
+        self._loaded = None
         self._expand = {}
         self._rules = {}
         self._attrs = {}
+
+    @property
+    def _policy(self):
+        """The loaded policy, read on first use (answers from the cache need none)."""
+        if self._loaded is None:
+            import setools     # imported here: it takes longer than a warm run's whole triage
+            self._setools = setools
+            try:
+                self._loaded = setools.SELinuxPolicy(self.path)
+            except Exception as exc:  # setools raises its own InvalidPolicy/OSError types
+                raise ToolError("cannot load policy {}: {}".format(self.path, exc))
+        return self._loaded
 
     def _attributes_of(self, name):
         try:
@@ -99,6 +178,7 @@ class SetoolsPolicy(_DomainIndex):
     def _fetch_many(self, sources):
         """One pass over the policy's TE rules for all ``sources``: a rule belongs to a domain
         when its source is the domain or one of the domain's attributes."""
+        rules = self._policy.terules      # loads the policy (and setools) if not yet done
         covers = {}
         for source in sources:
             if self.has_type(source):
@@ -108,7 +188,7 @@ class SetoolsPolicy(_DomainIndex):
         if not covers:
             return found
         wanted = (self._setools.TERuletype.allow, self._setools.TERuletype.dontaudit)
-        for rule in self._policy.terules():
+        for rule in rules():
             domains = covers.get(str(rule.source))
             if domains is None or rule.ruletype not in wanted:
                 continue
@@ -126,7 +206,7 @@ class SetoolsPolicy(_DomainIndex):
                 found[domain].append(hit)
         return found
 
-    def expand(self, name):
+    def _compute_expand(self, name):
         """Types in an attribute (or the type itself)."""
         if name not in self._expand:
             try:
@@ -136,26 +216,26 @@ class SetoolsPolicy(_DomainIndex):
                 self._expand[name] = frozenset()
         return self._expand[name]
 
-    def has_type(self, name):
+    def _compute_has_type(self, name):
         try:
             self._policy.lookup_type(name)
             return True
         except Exception:
             return False
 
-    def role_types(self, role):
+    def _compute_role_types(self, role):
         try:
             return frozenset(str(t) for t in self._policy.lookup_role(role).types())
         except Exception:
             return None
 
-    def user_roles(self, user):
+    def _compute_user_roles(self, user):
         try:
             return frozenset(str(r) for r in self._policy.lookup_user(user).roles)
         except Exception:
             return None
 
-    def class_perms(self, tclass):
+    def _compute_class_perms(self, tclass):
         try:
             obj = self._policy.lookup_class(tclass)
         except Exception:
@@ -247,7 +327,7 @@ class SesearchPolicy(_DomainIndex):
         code, out, _ = self._run([self._seinfo, option, name, "-x", self.path], "seinfo")
         return code, out
 
-    def expand(self, name):
+    def _compute_expand(self, name):
         if not self._expand:
             code, out, _ = self._run([self._seinfo, "-a", "-x", self.path], "seinfo")
             current = None
@@ -262,7 +342,7 @@ class SesearchPolicy(_DomainIndex):
             return frozenset(self._expand[name])
         return frozenset([name]) if self.has_type(name) else frozenset()
 
-    def has_type(self, name):
+    def _compute_has_type(self, name):
         return name in self._types()
 
     def _braced(self, option, name, keyword):
@@ -275,29 +355,42 @@ class SesearchPolicy(_DomainIndex):
         single = re.search(r"\b{}\s+([\w.-]+)".format(keyword), out)
         return frozenset([single.group(1)]) if single else None
 
-    def role_types(self, role):
+    def _compute_role_types(self, role):
         return self._braced("-r", role, "types")
 
-    def user_roles(self, user):
+    def _compute_user_roles(self, user):
         return self._braced("-u", user, "roles")
 
-    def class_perms(self, tclass):
+    def _compute_class_perms(self, tclass):
         return None  # seinfo prints inherited commons by name only; not needed for triage
 
 
-def open_policy(path, backend="auto"):
+def setools_available():
+    # type: () -> bool
+    """True when the setools library can be imported (without importing it)."""
+    import importlib.util
+    try:
+        return importlib.util.find_spec("setools") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def open_policy(path, backend="auto", cache=True):
     """A policy query object over the binary policy ``path``.
 
     ``backend``: "setools" (library), "sesearch" (CLI tools) or "auto" (library when importable).
+    ``cache``: keep domain rules on disk between runs (:mod:`.index_cache`); a directory, True
+    for the default one, or False.
     """
     if backend == "setools":
-        return SetoolsPolicy(path)
-    if backend == "sesearch":
-        return SesearchPolicy(path)
-    if backend != "auto":
+        query = SetoolsPolicy(path)
+    elif backend == "sesearch":
+        query = SesearchPolicy(path)
+    elif backend != "auto":
         raise ToolError("unknown policy backend {!r}".format(backend), hint="use setools or sesearch")
-    try:
-        import setools  # noqa: F401
-    except ImportError:
-        return SesearchPolicy(path)
-    return SetoolsPolicy(path)
+    else:
+        query = SetoolsPolicy(path) if setools_available() else SesearchPolicy(path)
+    if cache:
+        from postmulti_selinux.avc.index_cache import IndexCache
+        query.use_cache(IndexCache(path, query.backend, None if cache is True else cache))
+    return query

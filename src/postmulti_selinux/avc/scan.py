@@ -60,6 +60,7 @@ _RESULT, _PERMS, _REST, _MORE, _SUCCESS, _SCOMM, _EXE, _FOLLOWERS = (
     _GROUPS[n] for n in ("result", "perms", "rest", "more", "success", "scomm", "exe", "followers"))
 _KEY = itemgetter(_PERMS, _RESULT, _REST, _MORE, _SUCCESS, _SCOMM, _EXE)
 _FOLLOWERS_OF, _STAMP_OF = itemgetter(_FOLLOWERS), itemgetter(_STAMP)
+_STAMP_PID = itemgetter(_STAMP, _PID)
 _LINE_OF, _FOREIGN_OF = itemgetter(_LINE), itemgetter(_FOREIGN)
 _JOINED = re.compile(rb"\n" + _NODE + rb"type=(?:SYSCALL|CWD|PATH|PROCTITLE|EOE) msg=audit\(")
 JOIN_WINDOW = 1 << 16    # bytes after an event's first record searched for its other records
@@ -99,10 +100,11 @@ class RawScanner(object):
                 tail = buf[1:]
                 continue
             tail = buf[cut:]
-            for item in self._chunk(buf[:cut]):
-                yield item
+            for item in self._chunk(buf, cut):      # the tail is read again with the next chunk,
+                yield item                          # but records of interleaved events are found in it
         if tail:
-            for item in self._chunk(b"\n" + tail + (b"" if tail.endswith(b"\n") else b"\n")):
+            last = b"\n" + tail + (b"" if tail.endswith(b"\n") else b"\n")
+            for item in self._chunk(last, len(last)):
                 yield item
         for item in self.flush():
             yield item
@@ -110,11 +112,12 @@ class RawScanner(object):
             yield item
 
     # -- one chunk --------------------------------------------------------------------------
-    def _chunk(self, buf):
-        """Items completed by this chunk (a list; log order is kept around policy loads)."""
+    def _chunk(self, buf, end):
+        """Items completed by ``buf[:end]`` (a list; log order is kept around policy loads);
+        what follows ``end`` is only searched for records of events that started before it."""
         stats = self.reader.stats
-        matches = _EVENT.findall(buf)
-        lines = len(_NEWLINE.findall(buf)) - 1
+        matches = _EVENT.findall(buf, 0, end)
+        lines = len(_NEWLINE.findall(buf, 0, end)) - 1
         stats.lines += lines
         foreign = len(list(filter(None, map(_FOREIGN_OF, matches))))
         stats.foreign += foreign
@@ -172,6 +175,9 @@ class RawScanner(object):
             return self._feed([first_line]), cursor
         found = []
         end_window = at + JOIN_WINDOW
+        load = buf.find(b"type=MAC_POLICY_LOAD ", at, end_window)
+        if load >= 0:       # the line reader closes every event at a policy load
+            end_window = load
         position = at
         while position >= 0:
             found.append(position)
@@ -179,9 +185,12 @@ class RawScanner(object):
         if first_line is None and len(found) <= records:
             return None, at + 1
         lines = [first_line] if first_line is not None else []
-        for position in found:
+        own = 0 if first_line is not None else records      # the event's contiguous records
+        for index, position in enumerate(found):
             start = buf.rfind(b"\n", 0, position)
-            if first_line is None or _JOINED.match(buf, start):
+            # After them only SYSCALL/CWD/PATH/PROCTITLE/EOE: an AVC record is read as an
+            # opener in its own right (the line reader joins it to the open event).
+            if index < own or _JOINED.match(buf, start):
                 lines.append(buf[start + 1:buf.find(b"\n", position)])
         return self._feed(lines), at + 1
 
@@ -204,12 +213,12 @@ class RawScanner(object):
             self.reader.stats.filtered += dropped
             matches = kept
         # An event's other records repeat its stamp: without it, identical events look alike.
-        # The key is one bytes object (its hash is computed once): the fields joined by "\n",
-        # which none of them holds but the multi-line ones, whose lines start with "type=".
+        # The key is one bytes object (hashed once, and all that is kept of the event besides
+        # its first stamp and pid): the fields joined by "\n" (see _split_key).
         followers = map(bytes.replace, map(_FOLLOWERS_OF, matches), map(_STAMP_OF, matches), repeat(b""))
         keys = list(map(b"\n".join, map(tuple.__add__, map(_KEY, matches), zip(followers))))
         self._counts.update(keys)
-        deque(map(self._firsts.setdefault, keys, matches), 0)
+        deque(map(self._firsts.setdefault, keys, map(_STAMP_PID, matches)), 0)
 
     # -- folded events -> denials -----------------------------------------------------------
     def flush(self):
@@ -221,55 +230,51 @@ class RawScanner(object):
         counts, firsts = self._counts, self._firsts
         self._counts, self._firsts = Counter(), {}
         merged = {}
-        for key, match in firsts.items():
+        for key, first in firsts.items():
             perms, _, inner = key.partition(b"\n")      # the key starts with the permissions
             if b"name_bind" in perms:                   # its port is src=, not dest=
                 inner = b"B" + inner
             entry = merged.get(inner)
             if entry is None:
-                merged[inner] = [match, {perms}, counts[key]]
+                merged[inner] = [key, first, {perms}, counts[key]]
             else:
-                entry[1].add(perms)
-                entry[2] += counts[key]
+                entry[2].add(perms)
+                entry[3] += counts[key]
         out = []
         stats = self.reader.stats
-        for match, perms, count in merged.values():
-            denials = self._denials(match, perms, count)
+        for key, first, perms, count in merged.values():
+            denials = self._denials(key, first, perms, count)
             if not denials:
                 stats.malformed += count
             stats.avc += count * len(denials)
             out.extend(denials)
         return out
 
-    def _denials(self, match, perms_raw, count):
-        event = line_reader.Event(_stamp(match[_STAMP]))
-        event.syscall = {"success": match[_SUCCESS].decode(),
-                         "comm": match[_SCOMM].decode("utf-8", "replace"),
-                         "exe": match[_EXE].decode("utf-8", "replace")}
-        followers = match[_FOLLOWERS].replace(match[_STAMP], b"")
+    def _denials(self, key, first, perms_raw, count):
+        _, result, rest, more, success, scomm, exe, followers = _split_key(key)
+        stamp, pid = first
+        event = line_reader.Event(_stamp(stamp))
+        event.syscall = {"success": success.decode(), "comm": scomm.decode("utf-8", "replace"),
+                         "exe": exe.decode("utf-8", "replace")}
         joined = self._joined.get(followers)
         if joined is None:
             if len(self._joined) > 10000:
                 self._joined.clear()
             scratch = line_reader.Event(None)
-            for line in match[_FOLLOWERS].decode("utf-8", "replace").split("\n")[1:]:
-                header = line_reader.split_header(line)
-                if header is not None:
-                    scratch.join(header[0], header[2])
+            for line in followers.decode("utf-8", "replace").split("\n"):
+                rtype = line[line.find("type=") + 5:].partition(" ")[0]
+                scratch.join(rtype, line.partition("): ")[2])
             joined = self._joined[followers] = (scratch.cwd, scratch.paths, scratch.argv)
         event.cwd, event.paths, event.argv = joined
         out = []
         perms = self._perms_of(perms_raw)
-        rest = self.reader.avc_rest(match[_REST].decode("utf-8", "replace"))
-        if perms and rest is not None:
-            out.append(line_reader.build_denial(event, match[_RESULT].decode(), perms, rest,
-                                                int(match[_PID]), count))
-        more = match[_MORE]
-        if more:
-            for line in more.decode("utf-8", "replace").split("\n")[1:]:
-                denial = self.reader.denial(event, line.partition("): ")[2])
-                if denial is not None:
-                    out.append(denial._replace(count=count))
+        parsed = self.reader.avc_rest(rest.decode("utf-8", "replace"))
+        if perms and parsed is not None:
+            out.append(line_reader.build_denial(event, result.decode(), perms, parsed, int(pid), count))
+        for line in more:
+            denial = self.reader.denial(event, line.decode("utf-8", "replace").partition("): ")[2])
+            if denial is not None:
+                out.append(denial._replace(count=count))
         return out
 
     def _perms_of(self, variants):
@@ -283,6 +288,21 @@ class RawScanner(object):
                 return ()
             union.extend(p for p in perms if p not in union)
         return tuple(union)
+
+
+def _split_key(key):
+    """The fields of a fold key: perms, result, rest, [more AVC lines], success, comm, exe,
+    followers. ``rest``/``exe`` hold no newline; the optional multi-line fields start with one
+    (an empty element when joined) and their lines with ``type=``/``node=``."""
+    parts = key.split(b"\n")
+    perms, result, rest = parts[0], parts[1], parts[2]
+    more, index = [], 4                       # parts[3] is empty: "more" is or starts with "\n"
+    while parts[index].startswith((b"type=", b"node=")):
+        more.append(parts[index])
+        index += 1
+    success, scomm, exe = parts[index], parts[index + 1], parts[index + 2]
+    followers = b"\n".join(parts[index + 4:]) if len(parts) > index + 4 else b""
+    return perms, result, rest, more, success, scomm, exe, followers
 
 
 def _stamp(raw):

@@ -130,6 +130,9 @@ class Triage(object):
             findings.append(Finding(
                 OUT_OF_SCOPE, "{} is not a Postfix domain (add it with --domain to analyse it); "
                 "no rule is written".format(source), source, target, tclass, perms, count))
+        save = getattr(self.policy, "save_cache", None)
+        if save is not None:
+            save()
         return findings
 
     def _guarded(self, finding):
