@@ -191,12 +191,14 @@ def test_generated_logs_read_alike(tmp_path_factory, events, interleave, chunk, 
     kwargs = {"since_last_load": since_last_load}
     if window:
         kwargs["since"], kwargs["until"] = window
-    old = scan.CHUNK
-    scan.CHUNK = chunk
+    # Small chunks and a small join window (still larger than any event here) put chunk
+    # boundaries everywhere in these short logs.
+    old = scan.CHUNK, scan.JOIN_WINDOW
+    scan.CHUNK, scan.JOIN_WINDOW = chunk, 2048
     try:
         assert_same(str(log), **kwargs)
     finally:
-        scan.CHUNK = old
+        scan.CHUNK, scan.JOIN_WINDOW = old
 
 
 def test_fold_limit_flushes_without_changing_the_result(tmp_path, monkeypatch):
@@ -205,4 +207,33 @@ def test_fold_limit_flushes_without_changing_the_result(tmp_path, monkeypatch):
     whole = summary(log, True)
     monkeypatch.setattr(scan, "FOLD_LIMIT", 10)
     monkeypatch.setattr(scan, "CHUNK", 4096)
+    monkeypatch.setattr(scan, "JOIN_WINDOW", 4096)
     assert summary(log, True) == whole == summary(log, False)
+
+
+def test_big_log_split_between_workers_reads_alike(tmp_path, monkeypatch):
+    log = str(tmp_path / "audit.log")
+    gen_audit_log.generate(30000, log, seed=7)
+    serial = summary(log, False)
+    monkeypatch.setattr(scan, "PARALLEL_MIN", 100000)
+    monkeypatch.setattr(scan, "workers", lambda: 3)
+    starts = scan._range_starts(log, os.path.getsize(log), 3)
+    assert len(starts) == 4 and starts[0] < starts[1] < starts[2] < starts[3]
+    assert summary(log, True) == serial
+
+
+def test_a_failed_worker_part_is_read_by_the_parent(tmp_path, monkeypatch):
+    log = str(tmp_path / "audit.log")
+    gen_audit_log.generate(20000, log, seed=8)
+    serial = summary(log, False)
+    parent, read = os.getpid(), scan.RawScanner.read
+
+    def read_in_parent_only(self, handle, head=b"", limit=None):
+        if os.getpid() != parent:
+            raise RuntimeError("worker died")
+        return read(self, handle, head, limit)
+
+    monkeypatch.setattr(scan.RawScanner, "read", read_in_parent_only)
+    monkeypatch.setattr(scan, "PARALLEL_MIN", 100000)
+    monkeypatch.setattr(scan, "workers", lambda: 2)
+    assert summary(log, True) == serial

@@ -204,10 +204,15 @@ class AuditReader(object):
                 from postmulti_selinux.avc import scan
                 with open_log(path, binary=True) as handle:
                     head = handle.read(1 << 16)
-                    if scan.is_raw_log(head):
+                    raw = scan.is_raw_log(head)
+                    if raw and path.endswith((".gz", ".bz2")):
                         for item in scan.RawScanner(self).read(handle, head):
                             yield item
                         continue
+                if raw:
+                    for item in scan.read_file(self, path):
+                        yield item
+                    continue
             with open_log(path) as handle:
                 for item in self.read_lines(handle):
                     yield item
@@ -431,8 +436,26 @@ def avc_perms(text):
     return perms
 
 
+_CANONICAL_REST = re.compile(
+    r'(?:comm=(?P<comm>"[^"]*"|[0-9A-F]+) )?(?:(?P<what>name|path)=(?P<obj>"[^"]*"|[0-9A-F]+) )?'
+    r'(?:dev=(?P<dev>"[^"]*"|[^\s"]+) ino=(?P<ino>[0-9]+) )?'
+    r'scontext=(?P<scontext>[^\s"]+) tcontext=(?P<tcontext>[^\s"]+) tclass=(?P<tclass>[A-Za-z0-9_]+)'
+    r'(?: permissive=(?P<permissive>[01]))?\Z')
+
+
 def _parse_avc_rest(rest):
     """The fields of an AVC record after its permissions, or False if malformed."""
+    match = _CANONICAL_REST.match(rest)
+    if match is not None:       # the kernel's usual file record: no need to tokenize it
+        scontext, tcontext = _context(match.group("scontext")), _context(match.group("tcontext"))
+        if scontext is None or tcontext is None:
+            return False
+        what, obj = match.group("what"), unquote(match.group("obj"))
+        permissive = match.group("permissive")
+        return (scontext, tcontext, match.group("tclass"), obj if what == "name" else None,
+                obj if what == "path" else None, unquote(match.group("dev")),
+                _int(match.group("ino")), unquote(match.group("comm")), None,
+                None if permissive is None else permissive == "1", None, None, None, None)
     values = fields(rest)
     scontext = _context(values.get("scontext"))
     tcontext = _context(values.get("tcontext"))

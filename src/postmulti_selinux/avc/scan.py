@@ -15,7 +15,10 @@ Memory is bounded: a chunk, the carried tail of the last event, and at most
 :data:`FOLD_LIMIT` distinct events before they are handed on.
 """
 
+import os
+import pickle
 import re
+import signal
 from collections import Counter, deque
 from itertools import repeat
 from operator import itemgetter, or_
@@ -24,6 +27,7 @@ from postmulti_selinux.avc import reader as line_reader
 from postmulti_selinux.avc.records import Stamp
 
 CHUNK = 8 << 20          # bytes read at a time
+PARALLEL_MIN = 32 << 20  # bytes of log per worker process, at least
 FOLD_LIMIT = 50000       # distinct events kept before they are turned into denials
 SNIFF_LINES = 64         # lines looked at to decide the format of a file
 
@@ -87,16 +91,28 @@ class RawScanner(object):
         self._perms = {}
         self._joined = {}        # an event's other records (stamp removed) -> (cwd, paths, argv)
 
-    def read(self, handle, head=b""):
-        """Yield items from a binary file object of a raw log (``head``: bytes already read)."""
+    def read(self, handle, head=b"", limit=None):
+        """Yield items from a binary file object of a raw log (``head``: bytes already read).
+
+        With ``limit``, read that many bytes only (a range of a file split between workers);
+        what follows is only searched for late records of events that started within it.
+        """
         tail = b""
+        remaining = limit
         while True:
-            data, head = head or handle.read(CHUNK), b""
+            if head:
+                data, head = head, b""
+            else:
+                size = CHUNK if remaining is None else min(CHUNK, remaining)
+                data = handle.read(size) if size > 0 else b""
+            if remaining is not None:
+                remaining -= len(data)
             if not data:
                 break
             buf = b"\n" + tail + data
-            cut = _event_boundary(buf)
-            if cut <= 1:             # not one complete line yet
+            # Keep JOIN_WINDOW bytes unread after the cut: late records of events before it.
+            cut = _event_boundary(buf, len(buf) - JOIN_WINDOW)
+            if cut <= 1:             # not enough yet
                 tail = buf[1:]
                 continue
             tail = buf[cut:]
@@ -104,7 +120,8 @@ class RawScanner(object):
                 yield item                          # but records of interleaved events are found in it
         if tail:
             last = b"\n" + tail + (b"" if tail.endswith(b"\n") else b"\n")
-            for item in self._chunk(last, len(last)):
+            after = handle.read(JOIN_WINDOW) if limit is not None else b""
+            for item in self._chunk(last + after[:after.rfind(b"\n") + 1], len(last)):
                 yield item
         for item in self.flush():
             yield item
@@ -279,6 +296,12 @@ class RawScanner(object):
 
     def _perms_of(self, variants):
         """The union of the permission lists in ``variants`` (raw ``{ … }`` texts), or ()."""
+        if len(variants) == 1:
+            (raw,) = variants
+            perms = self._perms.get(raw)
+            if perms is None:
+                perms = self._perms[raw] = line_reader.avc_perms(raw.decode("utf-8", "replace")) or ()
+            return perms
         union = []
         for raw in variants:
             perms = self._perms.get(raw)
@@ -288,6 +311,112 @@ class RawScanner(object):
                 return ()
             union.extend(p for p in perms if p not in union)
         return tuple(union)
+
+
+def workers():
+    # type: () -> int
+    """Processes a big log may be split between: the CPUs this process may run on, at most 4."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 4))
+
+
+def read_file(reader, path, processes=None):
+    """Yield items of the raw log ``path`` (uncompressed, seekable). A log of more than
+    :data:`PARALLEL_MIN` bytes per process is split at event boundaries between forked
+    workers, each folding its part; their items come back in file order."""
+    size = os.path.getsize(path)
+    count = max(1, min(processes or workers(), size // PARALLEL_MIN))
+    starts = _range_starts(path, size, count) if count > 1 else [0, size]
+    children = []
+    try:
+        for index in range(1, len(starts) - 1):
+            children.append(_fork_worker(reader, path, starts[index], starts[index + 1]))
+        with open(path, "rb") as handle:
+            for item in RawScanner(reader).read(handle, limit=starts[1]):
+                yield item
+        for index, (pid, pipe) in enumerate(children, 1):
+            with os.fdopen(pipe, "rb") as incoming:
+                data = incoming.read()
+            os.waitpid(pid, 0)
+            children[index - 1] = (None, None)
+            result = pickle.loads(data) if data else None
+            if result is None:          # the worker failed: read its part here
+                with open(path, "rb") as handle:
+                    handle.seek(starts[index])
+                    for item in RawScanner(reader).read(handle, limit=starts[index + 1] - starts[index]):
+                        yield item
+                continue
+            items, stats = result
+            for name, value in stats.items():
+                if isinstance(value, int):
+                    setattr(reader.stats, name, getattr(reader.stats, name) + value)
+            for item in items:
+                yield item
+    finally:
+        for pid, pipe in children:
+            if pid is not None:
+                os.close(pipe)
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+
+
+def _fork_worker(reader, path, start, end):
+    """(pid, read end of a pipe) of a child that folds ``path[start:end]`` and sends back
+    its items and counters, pickled (None if it failed)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(write_end)
+        return pid, read_end
+    os.close(read_end)
+    try:
+        from postmulti_selinux.avc.reader import AuditReader
+        part = AuditReader(since=reader.since, until=reader.until)
+        with open(path, "rb") as handle:
+            handle.seek(start)
+            items = list(RawScanner(part).read(handle, limit=end - start))
+        stats = dict((k, v) for k, v in part.stats.as_dict().items() if isinstance(v, int))
+        payload = pickle.dumps((items, stats), protocol=pickle.HIGHEST_PROTOCOL)
+    except BaseException:  # noqa: BLE001 - the parent reads this part itself
+        payload = pickle.dumps(None)
+    try:
+        with os.fdopen(write_end, "wb") as out:
+            out.write(payload)
+    finally:
+        os._exit(0)
+
+
+def _range_starts(path, size, count):
+    """Offsets splitting ``path`` into ``count`` parts, each starting at an event's first record."""
+    starts = [0]
+    with open(path, "rb") as handle:
+        for index in range(1, count):
+            handle.seek(index * size // count)
+            block = handle.read(1 << 16)
+            offset = index * size // count + _first_event_start(block)
+            if offset > starts[-1]:
+                starts.append(offset)
+    return starts + [size]
+
+
+def _first_event_start(block):
+    """Offset in ``block`` (read from the middle of a log) of the first line whose stamp differs
+    from the line before it: no event is split there unless its records interleave."""
+    start = block.find(b"\n") + 1
+    previous = None
+    for _ in range(256):
+        end = block.find(b"\n", start)
+        if start <= 0 or end < 0:
+            break
+        stamp = _stamp_of(block, start, end)
+        if previous is not None and stamp != previous:
+            return start
+        previous = stamp
+        start = end + 1
+    return max(block.find(b"\n") + 1, 0)
 
 
 def _split_key(key):
@@ -310,10 +439,12 @@ def _stamp(raw):
     return Stamp(float(time), int(serial))
 
 
-def _event_boundary(buf):
-    """Where to cut ``buf`` so that no event is split: before the last complete event's first
-    record (records of one event share a stamp), or after the last newline."""
-    end = buf.rfind(b"\n") + 1
+def _event_boundary(buf, limit):
+    """Where to cut ``buf[:limit]`` so that no event is split: before the last complete event's
+    first record (records of one event share a stamp), or after the last newline."""
+    if limit <= 1:
+        return 0
+    end = buf.rfind(b"\n", 0, limit) + 1
     if end <= 1:
         return 0
     cut = buf.rfind(b"\n", 0, end - 1) + 1        # start of the last complete line
@@ -322,7 +453,7 @@ def _event_boundary(buf):
         return end
     for _ in range(256):
         previous = buf.rfind(b"\n", 0, cut - 1) + 1
-        if previous <= 1 or _stamp_of(buf, previous, cut) != stamp:
+        if previous < 1 or _stamp_of(buf, previous, cut) != stamp:
             return cut
         cut = previous
     return end
