@@ -26,7 +26,10 @@ import gen_audit_log  # noqa: E402
 def summary(path, fold, since_last_load=False, **window):
     reader = AuditReader(**window)
     collection = Collection(Scope(["httpd_t"]), since_last_load=since_last_load)
-    collection.add_all(reader.read_files([path], fold=fold))
+    if fold:
+        reader.collect([path], collection)
+    else:
+        collection.add_all(reader.read_files([path]))
     groups = sorted((
         (g.source, g.target, g.tclass, g.result, g.path, g.path_from, g.name, g.dev, g.ino, g.port,
          tuple(sorted(g.perms)), g.count, str(g.first), g.comm, g.exe, g.permissive,

@@ -25,8 +25,11 @@ def analyse(policy, files=None, lines=None, expected_context=None, mapper=None, 
     """Explain every denial in ``files`` (paths, oldest first) or ``lines`` (an iterable)."""
     scope = Scope(domains)
     reader = AuditReader(since=since, until=until)
-    items = reader.read_files(files, fold=True) if files is not None else reader.read_lines(lines or ())
-    collection = Collection(scope, since_last_load=since_last_load).add_all(items)
+    collection = Collection(scope, since_last_load=since_last_load)
+    if files is not None:
+        reader.collect(files, collection)
+    else:
+        collection.add_all(reader.read_lines(lines or ()))
     triage = Triage(policy, expected_context=expected_context, mapper=mapper, scope=scope,
                     installed=installed, allow_sensitive=allow_sensitive, instance=instance)
     return Analysis(triage.run(collection), reader.stats, collection.policy_loads)

@@ -7,7 +7,7 @@ is seen working in (``path_from`` says which)."""
 import os
 from collections import OrderedDict
 
-from postmulti_selinux.avc.records import Denial, PolicyLoad, SelinuxError
+from postmulti_selinux.avc.records import Context, Denial, PolicyLoad, SelinuxError, Stamp
 
 MAX_INDEX = 200000      # inode/name index entries kept for path resolution
 
@@ -61,6 +61,37 @@ class DenialGroup(object):
             self.permissive = denial.permissive if self.permissive is None else (self.permissive and denial.permissive)
 
 
+    def absorb(self, other):
+        """Take in a group with the same key (from another part of the log)."""
+        if _earlier(other.first, self.first):
+            self.first, self.scontext, self.tcontext = other.first, other.scontext, other.tcontext
+            self.comm, self.exe = other.comm, other.exe
+            self.argv_path = other.argv_path or self.argv_path
+        self.perms.update(other.perms)
+        self.count += other.count
+        self.ioctlcmds.update(list(other.ioctlcmds)[:max(0, 32 - len(self.ioctlcmds))])
+        self.capabilities.update(other.capabilities)
+        if other.permissive is not None:
+            self.permissive = other.permissive if self.permissive is None else (self.permissive and other.permissive)
+
+    def to_row(self):
+        """The group as a tuple of plain values (see :meth:`Collection.__getstate__`)."""
+        return (self.source, self.target, self.tclass, self.result, self.path, self.path_from,
+                self.argv_path, self.name, self.dev, self.ino, self.port, tuple(self.perms),
+                self.count, tuple(self.first), tuple(self.scontext), tuple(self.tcontext),
+                self.comm, self.exe, self.permissive, tuple(self.ioctlcmds), tuple(self.capabilities))
+
+    @classmethod
+    def from_row(cls, row):
+        group = cls.__new__(cls)
+        (group.source, group.target, group.tclass, group.result, group.path, group.path_from,
+         group.argv_path, group.name, group.dev, group.ino, group.port, perms, group.count, first,
+         scontext, tcontext, group.comm, group.exe, group.permissive, ioctlcmds, capabilities) = row
+        group.perms, group.ioctlcmds, group.capabilities = set(perms), set(ioctlcmds), set(capabilities)
+        group.first, group.scontext, group.tcontext = Stamp._make(first), Context._make(scontext), Context._make(tcontext)
+        return group
+
+
 def _key(denial, path):
     obj = path if path and denial.path_from != "argv" else (denial.dev, denial.ino, denial.name)
     return (denial.scontext.type, denial.tcontext.type, denial.tclass, denial.result, obj, denial.port)
@@ -91,9 +122,55 @@ class Collection(object):
         elif isinstance(item, PolicyLoad):
             self.policy_loads += 1
             if self.since_last_load:
-                self.groups.clear()
-                self.errors.clear()
-                self.out_of_scope.clear()
+                self._clear()
+
+    # Workers send their collections back pickled: groups go as rows of plain values.
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["groups"] = [(key, group.to_row()) for key, group in self.groups.items()]
+        return state
+
+    def __setstate__(self, state):
+        groups = OrderedDict((key, DenialGroup.from_row(row)) for key, row in state["groups"])
+        self.__dict__.update(state)
+        self.groups = groups
+
+    def empty(self):
+        """A new, empty collection with the same scope and settings."""
+        return Collection(self.in_scope, since_last_load=self.since_last_load)
+
+    def merge(self, other):
+        """Take in the collection of a later part of the same log (read by another process)."""
+        if other.policy_loads and self.since_last_load:
+            self._clear()         # the later part saw a policy load: what came before is moot
+        self.policy_loads += other.policy_loads
+        for key, group in other.groups.items():
+            mine = self.groups.get(key)
+            if mine is None:
+                self.groups[key] = group
+            else:
+                mine.absorb(group)
+        for key, (item, count) in other.errors.items():
+            if key in self.errors:
+                self.errors[key][1] += count
+            else:
+                self.errors[key] = [item, count]
+        for key, (perms, count) in other.out_of_scope.items():
+            entry = self.out_of_scope.setdefault(key, [set(), 0])
+            entry[0].update(perms)
+            entry[1] += count
+        for key, path in other._inodes.items():
+            if len(self._inodes) < MAX_INDEX or key in self._inodes:
+                self._inodes[key] = path      # the later record wins, as when read in one go
+        for mine, theirs in ((self._names, other._names), (self._dirs, other._dirs)):
+            for key, values in theirs.items():
+                mine.setdefault(key, set()).update(values)
+        return self
+
+    def _clear(self):
+        self.groups.clear()
+        self.errors.clear()
+        self.out_of_scope.clear()
 
     def add_all(self, items):
         for item in items:

@@ -38,7 +38,7 @@ _PERM = re.compile(r"\A[A-Za-z][A-Za-z0-9_]{0,63}\Z")
 _INTERPRETED_TIME = ("%m/%d/%Y %H:%M:%S", "%m/%d/%y %H:%M:%S", "%Y-%m-%d %H:%M:%S")
 
 OPEN_EVENTS = 256       # events kept open at once waiting for their SYSCALL/PATH records
-AVC_CACHE = 20000       # parsed AVC bodies kept (a log repeats the same denial many times)
+AVC_CACHE = 8192       # parsed AVC bodies kept (a log repeats the same denial many times)
 _SYSCALL_KEYS = ("comm", "exe", "success")
 _NO_FIELDS = {}
 WANTED_NAMES = frozenset(list(_WANTED) + [k for k, v in _NUMERIC_TYPES.items() if v in _WANTED])
@@ -204,18 +204,29 @@ class AuditReader(object):
                 from postmulti_selinux.avc import scan
                 with open_log(path, binary=True) as handle:
                     head = handle.read(1 << 16)
-                    raw = scan.is_raw_log(head)
-                    if raw and path.endswith((".gz", ".bz2")):
+                    if scan.is_raw_log(head):
                         for item in scan.RawScanner(self).read(handle, head):
                             yield item
                         continue
-                if raw:
-                    for item in scan.read_file(self, path):
-                        yield item
-                    continue
             with open_log(path) as handle:
                 for item in self.read_lines(handle):
                     yield item
+
+    def collect(self, paths, collection):
+        """Fold files (in order) into ``collection``: raw logs through the fast scanner, split
+        between processes when big (:func:`.scan.collect_file`); others line by line."""
+        from postmulti_selinux.avc import scan
+        for path in paths:
+            plain = path != "-" and not path.endswith((".gz", ".bz2"))
+            if plain:
+                with open_log(path, binary=True) as handle:
+                    plain = scan.is_raw_log(handle.read(1 << 16))
+            if plain:
+                self.stats.files.append(path)
+                scan.collect_file(self, path, collection)
+            else:
+                collection.add_all(self.read_files([path], fold=True))
+        return collection
 
     # -- one line -------------------------------------------------------------------------
     def line(self, line):

@@ -26,9 +26,9 @@ from operator import itemgetter, or_
 from postmulti_selinux.avc import reader as line_reader
 from postmulti_selinux.avc.records import Stamp
 
-CHUNK = 8 << 20          # bytes read at a time
+CHUNK = 4 << 20          # bytes read at a time
 PARALLEL_MIN = 32 << 20  # bytes of log per worker process, at least
-FOLD_LIMIT = 50000       # distinct events kept before they are turned into denials
+FOLD_LIMIT = 30000       # distinct events kept before they are turned into denials
 SNIFF_LINES = 64         # lines looked at to decide the format of a file
 
 _NODE = rb"(?:node=[^ \n]{1,255} )?"
@@ -275,7 +275,7 @@ class RawScanner(object):
                          "exe": exe.decode("utf-8", "replace")}
         joined = self._joined.get(followers)
         if joined is None:
-            if len(self._joined) > 10000:
+            if len(self._joined) > 4096:
                 self._joined.clear()
             scratch = line_reader.Event(None)
             for line in followers.decode("utf-8", "replace").split("\n"):
@@ -323,20 +323,20 @@ def workers():
     return max(1, min(cpus, 4))
 
 
-def read_file(reader, path, processes=None):
-    """Yield items of the raw log ``path`` (uncompressed, seekable). A log of more than
-    :data:`PARALLEL_MIN` bytes per process is split at event boundaries between forked
-    workers, each folding its part; their items come back in file order."""
+def collect_file(reader, path, collection, processes=None):
+    """Fold the raw log ``path`` (uncompressed, seekable) into ``collection`` (a
+    :class:`.collect.Collection`). A log of more than :data:`PARALLEL_MIN` bytes per process is
+    split at event boundaries between forked workers, each folding its part into a collection
+    of its own; they are merged in file order, so memory stays bounded by distinct denials."""
     size = os.path.getsize(path)
     count = max(1, min(processes or workers(), size // PARALLEL_MIN))
     starts = _range_starts(path, size, count) if count > 1 else [0, size]
     children = []
     try:
         for index in range(1, len(starts) - 1):
-            children.append(_fork_worker(reader, path, starts[index], starts[index + 1]))
+            children.append(_fork_worker(reader, path, starts[index], starts[index + 1], collection))
         with open(path, "rb") as handle:
-            for item in RawScanner(reader).read(handle, limit=starts[1]):
-                yield item
+            collection.add_all(RawScanner(reader).read(handle, limit=starts[1]))
         for index, (pid, pipe) in enumerate(children, 1):
             with os.fdopen(pipe, "rb") as incoming:
                 data = incoming.read()
@@ -344,28 +344,27 @@ def read_file(reader, path, processes=None):
             children[index - 1] = (None, None)
             result = pickle.loads(data) if data else None
             if result is None:          # the worker failed: read its part here
+                part = collection.empty()
                 with open(path, "rb") as handle:
                     handle.seek(starts[index])
-                    for item in RawScanner(reader).read(handle, limit=starts[index + 1] - starts[index]):
-                        yield item
-                continue
-            items, stats = result
-            for name, value in stats.items():
-                if isinstance(value, int):
+                    part.add_all(RawScanner(reader).read(handle, limit=starts[index + 1] - starts[index]))
+            else:
+                part, stats = result
+                for name, value in stats.items():
                     setattr(reader.stats, name, getattr(reader.stats, name) + value)
-            for item in items:
-                yield item
+            collection.merge(part)
     finally:
         for pid, pipe in children:
             if pid is not None:
                 os.close(pipe)
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
+    return collection
 
 
-def _fork_worker(reader, path, start, end):
-    """(pid, read end of a pipe) of a child that folds ``path[start:end]`` and sends back
-    its items and counters, pickled (None if it failed)."""
+def _fork_worker(reader, path, start, end, collection):
+    """(pid, read end of a pipe) of a child that folds ``path[start:end]`` into an empty copy of
+    ``collection`` and sends it back with its counters, pickled (None if it failed)."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid:
@@ -374,12 +373,12 @@ def _fork_worker(reader, path, start, end):
     os.close(read_end)
     try:
         from postmulti_selinux.avc.reader import AuditReader
-        part = AuditReader(since=reader.since, until=reader.until)
+        part_reader = AuditReader(since=reader.since, until=reader.until)
         with open(path, "rb") as handle:
             handle.seek(start)
-            items = list(RawScanner(part).read(handle, limit=end - start))
-        stats = dict((k, v) for k, v in part.stats.as_dict().items() if isinstance(v, int))
-        payload = pickle.dumps((items, stats), protocol=pickle.HIGHEST_PROTOCOL)
+            part = collection.empty().add_all(RawScanner(part_reader).read(handle, limit=end - start))
+        stats = dict((k, v) for k, v in part_reader.stats.as_dict().items() if isinstance(v, int))
+        payload = pickle.dumps((part, stats), protocol=pickle.HIGHEST_PROTOCOL)
     except BaseException:  # noqa: BLE001 - the parent reads this part itself
         payload = pickle.dumps(None)
     try:
