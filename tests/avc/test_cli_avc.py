@@ -79,3 +79,15 @@ def test_install_goes_through_one_transaction_and_rerun_is_noop(debian, tmp_path
     assert policy_root.commit_number() == before + 1
     text = run(*args[:-1])
     assert "unchanged (already installed)" in text.output
+
+
+def test_verbose_says_how_the_log_and_policy_were_read(debian, tmp_path, monkeypatch):
+    monkeypatch.setenv("POSTMULTI_SELINUX_CACHE_DIR", str(tmp_path))
+    args = ["--input", fixture_path("seed_audit.log"), "--verbose", "--policy", debian.policy,
+            "--file-contexts", debian.file_contexts, "--store", "default"]
+    first, second = run(*args), run(*args)
+    assert first.exit_code == 0 and second.exit_code == 0, first.output
+    assert "1 of 1 file(s) read by the fast raw-log scanner" in first.output
+    assert "via setools" in first.output or "via sesearch" in first.output
+    assert ": 0 answers from it" in first.output and str(tmp_path) in first.output
+    assert ", 0 read from the policy" in second.output

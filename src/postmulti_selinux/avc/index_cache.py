@@ -54,6 +54,7 @@ class IndexCache(object):
     def __init__(self, policy_path, backend, directory=None):
         self.path = None
         self.dirty = False
+        self.hits = self.misses = 0     # answers found in / added to the index this run
         self._data = {"domains": {}, "attributes": {}, "answers": {}}
         try:
             name = "{}-{}-v{}.json".format(_digest(policy_path), backend, FORMAT)
@@ -78,7 +79,22 @@ class IndexCache(object):
     def rules(self, domain):
         """The stored rule rows of ``domain`` (lists of plain values), or None."""
         rows = self._data["domains"].get(domain)
-        return rows if isinstance(rows, list) else None
+        return self._counted(rows if isinstance(rows, list) else None)
+
+    def _counted(self, value):
+        if value is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return value
+
+    def describe(self):
+        # type: () -> str
+        """One line for --verbose: where the index is and how much of it was used."""
+        if self.path is None:
+            return "no policy-rule index (policy file unreadable)"
+        return "policy-rule index {}: {} answers from it, {} read from the policy".format(
+            self.path, self.hits, self.misses)
 
     def put_rules(self, domain, rows):
         self._data["domains"][domain] = rows
@@ -86,7 +102,7 @@ class IndexCache(object):
 
     def attributes(self, name):
         attrs = self._data["attributes"].get(name)
-        return attrs if isinstance(attrs, list) else None
+        return self._counted(attrs if isinstance(attrs, list) else None)
 
     def put_attributes(self, name, attrs):
         self._data["attributes"][name] = sorted(attrs)
@@ -95,7 +111,7 @@ class IndexCache(object):
     def answer(self, key):
         """(value,) of a stored answer such as ``role_types:unconfined_r``, or None."""
         stored = self._data["answers"].get(key)
-        return (stored["value"],) if isinstance(stored, dict) and "value" in stored else None
+        return self._counted((stored["value"],) if isinstance(stored, dict) and "value" in stored else None)
 
     def put_answer(self, key, value):
         self._data["answers"][key] = {"value": value}

@@ -59,6 +59,8 @@ class ReadStats(object):
         self.malformed = 0      # AVC/SELINUX_ERR records we could not understand
         self.filtered = 0       # records outside the time window
         self.files = []         # type: list
+        self.scanned = 0        # files read by the fast raw-log scanner (the rest line by line)
+        self.processes = 1      # most processes one file was split between
 
     def as_dict(self):
         return dict((k, v) for k, v in vars(self).items())
@@ -205,6 +207,7 @@ class AuditReader(object):
                 with open_log(path, binary=True) as handle:
                     head = handle.read(1 << 16)
                     if scan.is_raw_log(head):
+                        self.stats.scanned += 1
                         for item in scan.RawScanner(self).read(handle, head):
                             yield item
                         continue

@@ -331,6 +331,8 @@ def collect_file(reader, path, collection, processes=None):
     size = os.path.getsize(path)
     count = max(1, min(processes or workers(), size // PARALLEL_MIN))
     starts = _range_starts(path, size, count) if count > 1 else [0, size]
+    reader.stats.scanned += 1
+    reader.stats.processes = max(reader.stats.processes, len(starts) - 1)
     children = []
     try:
         for index in range(1, len(starts) - 1):
@@ -351,7 +353,8 @@ def collect_file(reader, path, collection, processes=None):
             else:
                 part, stats = result
                 for name, value in stats.items():
-                    setattr(reader.stats, name, getattr(reader.stats, name) + value)
+                    if name not in ("scanned", "processes"):
+                        setattr(reader.stats, name, getattr(reader.stats, name) + value)
             collection.merge(part)
     finally:
         for pid, pipe in children:
