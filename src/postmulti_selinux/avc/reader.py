@@ -38,7 +38,7 @@ _PERM = re.compile(r"\A[A-Za-z][A-Za-z0-9_]{0,63}\Z")
 _INTERPRETED_TIME = ("%m/%d/%Y %H:%M:%S", "%m/%d/%y %H:%M:%S", "%Y-%m-%d %H:%M:%S")
 
 OPEN_EVENTS = 256       # events kept open at once waiting for their SYSCALL/PATH records
-AVC_CACHE = 8192       # parsed AVC bodies kept (a log repeats the same denial many times)
+AVC_CACHE = 65536      # parsed AVC bodies kept (a log repeats the same denial many times)
 _SYSCALL_KEYS = ("comm", "exe", "success")
 _NO_FIELDS = {}
 WANTED_NAMES = frozenset(list(_WANTED) + [k for k, v in _NUMERIC_TYPES.items() if v in _WANTED])

@@ -28,7 +28,8 @@ from postmulti_selinux.avc.records import Stamp
 
 CHUNK = 4 << 20          # bytes read at a time
 PARALLEL_MIN = 32 << 20  # bytes of log per worker process, at least
-FOLD_LIMIT = 30000       # distinct events kept before they are turned into denials
+FOLD_LIMIT = 65536       # distinct events kept before they are turned into denials
+JOINED_CACHE = 65536     # parsed follower records (CWD/PATH/PROCTITLE) of distinct events
 SNIFF_LINES = 64         # lines looked at to decide the format of a file
 
 _NODE = rb"(?:node=[^ \n]{1,255} )?"
@@ -55,7 +56,6 @@ _EVENT = re.compile(
     rb"|(?P<line>" + _NODE + rb"type=(?P<otype>" + _OPENERS + rb")"
     rb" msg=audit\((?P<ostamp>[^()\n]{1,64})\)[^\n]*)"
     rb"|(?P<foreign>(?!type=|node=)[^\n]+))")
-_NEWLINE = re.compile(rb"\n")
 _GROUPS = dict((name, index - 1) for name, index in _EVENT.groupindex.items())
 _STAMP, _PID, _LINE, _OTYPE, _OSTAMP, _FOREIGN = (
     _GROUPS[n] for n in ("stamp", "pid", "line", "otype", "ostamp", "foreign"))
@@ -90,6 +90,8 @@ class RawScanner(object):
         self._firsts = {}
         self._perms = {}
         self._joined = {}        # an event's other records (stamp removed) -> (cwd, paths, argv)
+        self._rests = {}         # an AVC record's text after pid= -> its parsed fields
+        self._syscalls = {}      # (success, comm, exe) -> SYSCALL fields
 
     def read(self, handle, head=b"", limit=None):
         """Yield items from a binary file object of a raw log (``head``: bytes already read).
@@ -134,7 +136,7 @@ class RawScanner(object):
         what follows ``end`` is only searched for records of events that started before it."""
         stats = self.reader.stats
         matches = _EVENT.findall(buf, 0, end)
-        lines = len(_NEWLINE.findall(buf, 0, end)) - 1
+        lines = buf.count(b"\n", 0, end) - 1
         stats.lines += lines
         foreign = len(list(filter(None, map(_FOREIGN_OF, matches))))
         stats.foreign += foreign
@@ -230,10 +232,10 @@ class RawScanner(object):
             self.reader.stats.filtered += dropped
             matches = kept
         # An event's other records repeat its stamp: without it, identical events look alike.
-        # The key is one bytes object (hashed once, and all that is kept of the event besides
-        # its first stamp and pid): the fields joined by "\n" (see _split_key).
+        # The key (all that is kept of the event besides its first stamp and pid) is the tuple
+        # (perms, result, rest, more, success, comm, exe, followers), built in C.
         followers = map(bytes.replace, map(_FOLLOWERS_OF, matches), map(_STAMP_OF, matches), repeat(b""))
-        keys = list(map(b"\n".join, map(tuple.__add__, map(_KEY, matches), zip(followers))))
+        keys = list(map(tuple.__add__, map(_KEY, matches), zip(followers)))
         self._counts.update(keys)
         deque(map(self._firsts.setdefault, keys, map(_STAMP_PID, matches)), 0)
 
@@ -248,51 +250,72 @@ class RawScanner(object):
         self._counts, self._firsts = Counter(), {}
         merged = {}
         for key, first in firsts.items():
-            perms, _, inner = key.partition(b"\n")      # the key starts with the permissions
-            if b"name_bind" in perms:                   # its port is src=, not dest=
-                inner = b"B" + inner
+            perms = key[0]
+            # A name_bind's port is src=, not dest=: such events stay apart.
+            inner = (key[1:], b"name_bind" in perms)
             entry = merged.get(inner)
             if entry is None:
-                merged[inner] = [key, first, {perms}, counts[key]]
+                merged[inner] = [first, {perms}, counts[key]]
             else:
-                entry[2].add(perms)
-                entry[3] += counts[key]
+                entry[1].add(perms)
+                entry[2] += counts[key]
         out = []
         stats = self.reader.stats
-        for key, first, perms, count in merged.values():
-            denials = self._denials(key, first, perms, count)
+        for (inner, _), (first, perms, count) in merged.items():
+            denials = self._denials(inner, first, perms, count)
             if not denials:
                 stats.malformed += count
             stats.avc += count * len(denials)
             out.extend(denials)
         return out
 
-    def _denials(self, key, first, perms_raw, count):
-        _, result, rest, more, success, scomm, exe, followers = _split_key(key)
+    def _denials(self, inner, first, perms_raw, count):
+        result, rest, more, success, scomm, exe, followers = inner
         stamp, pid = first
         event = line_reader.Event(_stamp(stamp))
-        event.syscall = {"success": success.decode(), "comm": scomm.decode("utf-8", "replace"),
-                         "exe": exe.decode("utf-8", "replace")}
-        joined = self._joined.get(followers)
-        if joined is None:
-            if len(self._joined) > 4096:
-                self._joined.clear()
-            scratch = line_reader.Event(None)
-            for line in followers.decode("utf-8", "replace").split("\n"):
-                rtype = line[line.find("type=") + 5:].partition(" ")[0]
-                scratch.join(rtype, line.partition("): ")[2])
-            joined = self._joined[followers] = (scratch.cwd, scratch.paths, scratch.argv)
-        event.cwd, event.paths, event.argv = joined
+        event.syscall = self._syscall(success, scomm, exe)
+        event.cwd, event.paths, event.argv = self._followers(followers)
         out = []
         perms = self._perms_of(perms_raw)
-        parsed = self.reader.avc_rest(rest.decode("utf-8", "replace"))
-        if perms and parsed is not None:
+        parsed = self._rests.get(rest)
+        if parsed is None:
+            if len(self._rests) >= JOINED_CACHE:
+                self._rests.clear()
+            parsed = self._rests[rest] = self.reader.avc_rest(rest.decode("utf-8", "replace")) or False
+        if perms and parsed:
             out.append(line_reader.build_denial(event, result.decode(), perms, parsed, int(pid), count))
-        for line in more:
-            denial = self.reader.denial(event, line.decode("utf-8", "replace").partition("): ")[2])
-            if denial is not None:
-                out.append(denial._replace(count=count))
+        if more:
+            for line in more.split(b"\n")[1:]:
+                denial = self.reader.denial(event, line.decode("utf-8", "replace").partition("): ")[2])
+                if denial is not None:
+                    out.append(denial._replace(count=count))
         return out
+
+    def _syscall(self, success, scomm, exe):
+        """The SYSCALL fields an event's denials need, as the line reader keeps them (cached)."""
+        key = (success, scomm, exe)
+        fields = self._syscalls.get(key)
+        if fields is None:
+            if len(self._syscalls) >= JOINED_CACHE:
+                self._syscalls.clear()
+            fields = self._syscalls[key] = {
+                "success": success.decode(), "comm": scomm.decode("utf-8", "replace"),
+                "exe": exe.decode("utf-8", "replace")}
+        return fields
+
+    def _followers(self, followers):
+        """(cwd, paths, argv) of an event's CWD/PATH/PROCTITLE records (cached)."""
+        joined = self._joined.get(followers)
+        if joined is None:
+            if len(self._joined) >= JOINED_CACHE:
+                self._joined.clear()
+            scratch = line_reader.Event(None)
+            if followers:
+                for line in followers.decode("utf-8", "replace").split("\n")[1:]:
+                    rtype = line[line.find("type=") + 5:].partition(" ")[0]
+                    scratch.join(rtype, line.partition("): ")[2])
+            joined = self._joined[followers] = (scratch.cwd, scratch.paths, scratch.argv)
+        return joined
 
     def _perms_of(self, variants):
         """The union of the permission lists in ``variants`` (raw ``{ … }`` texts), or ()."""
@@ -419,21 +442,6 @@ def _first_event_start(block):
         previous = stamp
         start = end + 1
     return max(block.find(b"\n") + 1, 0)
-
-
-def _split_key(key):
-    """The fields of a fold key: perms, result, rest, [more AVC lines], success, comm, exe,
-    followers. ``rest``/``exe`` hold no newline; the optional multi-line fields start with one
-    (an empty element when joined) and their lines with ``type=``/``node=``."""
-    parts = key.split(b"\n")
-    perms, result, rest = parts[0], parts[1], parts[2]
-    more, index = [], 4                       # parts[3] is empty: "more" is or starts with "\n"
-    while parts[index].startswith((b"type=", b"node=")):
-        more.append(parts[index])
-        index += 1
-    success, scomm, exe = parts[index], parts[index + 1], parts[index + 2]
-    followers = b"\n".join(parts[index + 4:]) if len(parts) > index + 4 else b""
-    return perms, result, rest, more, success, scomm, exe, followers
 
 
 def _stamp(raw):
