@@ -82,16 +82,19 @@ def is_raw_log(head):
 
 class RawScanner(object):
     """Read raw audit logs through ``reader`` (an :class:`AuditReader`, whose filters, stats
-    and line parser it shares), folding identical AVC events."""
+    and line parser it shares), folding identical AVC events. Denials of domains ``in_scope``
+    rejects are only counted by the collection: their paths are not worked out."""
 
-    def __init__(self, reader):
+    def __init__(self, reader, in_scope=None):
         self.reader = reader
+        self.in_scope = in_scope
         self._counts = Counter()
         self._firsts = {}
         self._perms = {}
         self._joined = {}        # an event's other records (stamp removed) -> (cwd, paths, argv)
         self._rests = {}         # an AVC record's text after pid= -> its parsed fields
         self._syscalls = {}      # (success, comm, exe) -> SYSCALL fields
+        self._records = {}       # one CWD/PATH/PROCTITLE record (stamp removed) -> what it adds
 
     def read(self, handle, head=b"", limit=None):
         """Yield items from a binary file object of a raw log (``head``: bytes already read).
@@ -274,14 +277,15 @@ class RawScanner(object):
         stamp, pid = first
         event = line_reader.Event(_stamp(stamp))
         event.syscall = self._syscall(success, scomm, exe)
-        event.cwd, event.paths, event.argv = self._followers(followers)
-        out = []
-        perms = self._perms_of(perms_raw)
         parsed = self._rests.get(rest)
         if parsed is None:
             if len(self._rests) >= JOINED_CACHE:
                 self._rests.clear()
             parsed = self._rests[rest] = self.reader.avc_rest(rest.decode("utf-8", "replace")) or False
+        if more or not parsed or self.in_scope is None or self.in_scope(parsed[0].type):
+            event.cwd, event.paths, event.argv = self._followers(followers)
+        out = []
+        perms = self._perms_of(perms_raw)
         if perms and parsed:
             out.append(line_reader.build_denial(event, result.decode(), perms, parsed, int(pid), count))
         if more:
@@ -311,9 +315,24 @@ class RawScanner(object):
                 self._joined.clear()
             scratch = line_reader.Event(None)
             if followers:
-                for line in followers.decode("utf-8", "replace").split("\n")[1:]:
-                    rtype = line[line.find("type=") + 5:].partition(" ")[0]
-                    scratch.join(rtype, line.partition("): ")[2])
+                records = self._records
+                if len(records) >= JOINED_CACHE:
+                    records.clear()
+                for line in followers.split(b"\n")[1:]:
+                    joins = records.get(line)
+                    if joins is None:   # parsed once per distinct record (a PATH, a PROCTITLE)
+                        one = line_reader.Event(None)
+                        text = line.decode("utf-8", "replace")
+                        rtype = text[text.find("type=") + 5:].partition(" ")[0]
+                        one.join(rtype, text.partition("): ")[2])
+                        joins = records[line] = (one.cwd, tuple(one.paths), one.argv if rtype == "PROCTITLE" else None)
+                    cwd, paths, argv = joins
+                    if cwd is not None:
+                        scratch.cwd = cwd
+                    if paths and len(scratch.paths) < 16:
+                        scratch.paths.extend(paths)
+                    if argv is not None:
+                        scratch.argv = argv
             joined = self._joined[followers] = (scratch.cwd, scratch.paths, scratch.argv)
         return joined
 
@@ -361,7 +380,7 @@ def collect_file(reader, path, collection, processes=None):
         for index in range(1, len(starts) - 1):
             children.append(_fork_worker(reader, path, starts[index], starts[index + 1], collection))
         with open(path, "rb") as handle:
-            collection.add_all(RawScanner(reader).read(handle, limit=starts[1]))
+            collection.add_all(RawScanner(reader, collection.in_scope).read(handle, limit=starts[1]))
         for index, (pid, pipe) in enumerate(children, 1):
             with os.fdopen(pipe, "rb") as incoming:
                 data = incoming.read()
@@ -372,7 +391,8 @@ def collect_file(reader, path, collection, processes=None):
                 part = collection.empty()
                 with open(path, "rb") as handle:
                     handle.seek(starts[index])
-                    part.add_all(RawScanner(reader).read(handle, limit=starts[index + 1] - starts[index]))
+                    part.add_all(RawScanner(reader, part.in_scope).read(
+                        handle, limit=starts[index + 1] - starts[index]))
             else:
                 part, stats = result
                 for name, value in stats.items():
@@ -402,7 +422,8 @@ def _fork_worker(reader, path, start, end, collection):
         part_reader = AuditReader(since=reader.since, until=reader.until)
         with open(path, "rb") as handle:
             handle.seek(start)
-            part = collection.empty().add_all(RawScanner(part_reader).read(handle, limit=end - start))
+            part = collection.empty()
+            part.add_all(RawScanner(part_reader, part.in_scope).read(handle, limit=end - start))
         stats = dict((k, v) for k, v in part_reader.stats.as_dict().items() if isinstance(v, int))
         payload = pickle.dumps((part, stats), protocol=pickle.HIGHEST_PROTOCOL)
     except BaseException:  # noqa: BLE001 - the parent reads this part itself
