@@ -38,7 +38,7 @@ _PERM = re.compile(r"\A[A-Za-z][A-Za-z0-9_]{0,63}\Z")
 _INTERPRETED_TIME = ("%m/%d/%Y %H:%M:%S", "%m/%d/%y %H:%M:%S", "%Y-%m-%d %H:%M:%S")
 
 OPEN_EVENTS = 256       # events kept open at once waiting for their SYSCALL/PATH records
-AVC_CACHE = 65536      # parsed AVC bodies kept (a log repeats the same denial many times)
+AVC_CACHE = 8192       # parsed AVC bodies kept (a log repeats the same denial many times)
 _SYSCALL_KEYS = ("comm", "exe", "success")
 _NO_FIELDS = {}
 WANTED_NAMES = frozenset(list(_WANTED) + [k for k, v in _NUMERIC_TYPES.items() if v in _WANTED])
@@ -330,7 +330,7 @@ class AuditReader(object):
         if parsed is None:
             if len(cache) >= AVC_CACHE:
                 cache.clear()
-            parsed = cache[key] = _parse_avc_rest(key)
+            parsed = cache[key] = parse_avc_rest(key)
         return parsed or None
 
     @staticmethod
@@ -457,7 +457,7 @@ _CANONICAL_REST = re.compile(
     r'(?: permissive=(?P<permissive>[01]))?\Z')
 
 
-def _parse_avc_rest(rest):
+def parse_avc_rest(rest):
     """The fields of an AVC record after its permissions, or False if malformed."""
     match = _CANONICAL_REST.match(rest)
     if match is not None:       # the kernel's usual file record: no need to tokenize it

@@ -28,8 +28,8 @@ from postmulti_selinux.avc.records import Stamp
 
 CHUNK = 4 << 20          # bytes read at a time
 PARALLEL_MIN = 32 << 20  # bytes of log per worker process, at least
-FOLD_LIMIT = 65536       # distinct events kept before they are turned into denials
-JOINED_CACHE = 65536     # parsed follower records (CWD/PATH/PROCTITLE) of distinct events
+FOLD_LIMIT = 32768       # distinct events kept before they are turned into denials
+JOINED_CACHE = 16384     # parsed follower records (CWD/PATH/PROCTITLE) of distinct events
 SNIFF_LINES = 64         # lines looked at to decide the format of a file
 
 _NODE = rb"(?:node=[^ \n]{1,255} )?"
@@ -281,7 +281,7 @@ class RawScanner(object):
         if parsed is None:
             if len(self._rests) >= JOINED_CACHE:
                 self._rests.clear()
-            parsed = self._rests[rest] = self.reader.avc_rest(rest.decode("utf-8", "replace")) or False
+            parsed = self._rests[rest] = line_reader.parse_avc_rest(rest.decode("utf-8", "replace"))
         if more or not parsed or self.in_scope is None or self.in_scope(parsed[0].type):
             event.cwd, event.paths, event.argv = self._followers(followers)
         out = []
