@@ -4,7 +4,9 @@ Each side runs as its own process and is measured whole (interpreter start, impo
 reading, explaining, rendering) with that process's own rusage: wall and CPU seconds and peak
 RSS. Ours runs twice: cold (empty policy-rule index) and warm (the index the cold run wrote,
 as on every later run on a host). Also printed: whether both found the same (source, target,
-class, perm) tuples for in-scope denials, and how many distinct denials the log holds.
+class, perm) tuples for in-scope denials, and how many distinct denials the log holds. The last
+row ("x3") is the largest log's events written three times over: three times the length, the
+same distinct denials, so its peak RSS shows whether memory depends on length.
 Usage: .venv/bin/python bench/bench_avc.py [--smoke] [--sizes 10000,100000,1000000]
 """
 
@@ -81,20 +83,21 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         print("Whole processes, wall s (CPU s). Ours cold: empty policy-rule index; warm: as on "
               "every later run. Ratios: audit2allow / ours warm.")
-        print("{:>8} {:>8} {:>15} {:>15} {:>16} {:>11} {:>11} {:>14} {:>6}".format(
+        print("{:>10} {:>8} {:>15} {:>15} {:>16} {:>11} {:>11} {:>14} {:>6}".format(
             "lines", "denials", "ours cold", "ours warm", "audit2allow", "ratio wall",
             "ratio CPU", "RSS ours/a2a", "same"))
-        for size in sizes:
-            log = os.path.join(tmp, "audit-{}.log".format(size))
-            gen_audit_log.generate(size, log)
+        for size, repeat in [(size, 1) for size in sizes] + [(sizes[-1], 3)]:
+            log = os.path.join(tmp, "audit-{}x{}.log".format(size, repeat))
+            gen_audit_log.generate(size, log, repeat=repeat)
             cache = tempfile.mkdtemp(dir=tmp)
             _, cold_wall, cold_cpu, _ = ours(log, args.backend, cache)
             mine, wall, cpu, rss = ours(log, args.backend, cache)
             theirs, a_wall, a_cpu, a_rss = audit2allow(log)
             same = set(map(tuple, mine["tuples"])) >= theirs and bool(theirs)
-            print("{:>8} {:>8} {:>6.2f} ({:>5.2f}) {:>6.2f} ({:>5.2f}) {:>7.2f} ({:>5.2f}) {:>10.1f}x "
+            label = "{}{}".format(size, " x3" if repeat > 1 else "")
+            print("{:>10} {:>8} {:>6.2f} ({:>5.2f}) {:>6.2f} ({:>5.2f}) {:>7.2f} ({:>5.2f}) {:>10.1f}x "
                   "{:>10.1f}x {:>6.0f}/{:<4.0f}MB {:>6}".format(
-                      size, mine["groups"], cold_wall, cold_cpu, wall, cpu, a_wall, a_cpu,
+                      label, mine["groups"], cold_wall, cold_cpu, wall, cpu, a_wall, a_cpu,
                       a_wall / wall, a_cpu / cpu, rss, a_rss, str(same)))
             sys.stdout.flush()
 

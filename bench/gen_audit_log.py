@@ -55,45 +55,53 @@ def catalog():
     return files
 
 
-def generate(lines, out, seed=1):
-    rng = random.Random(seed)
+def generate(lines, out, seed=1, repeat=1):
+    """Write ``lines`` lines (``repeat`` times over: the same events again with later stamps,
+    so that length grows while the set of distinct denials stays the same)."""
     files = catalog()
-    t, serial, written = 1700000000.0, 1000, 0
+    t, serial = 1700000000.0, 1000
     with open(out, "w") as handle:
-        while written < lines:
-            t += rng.random() * 0.5
-            serial += 1
-            stamp = "{:.3f}:{}".format(t, serial)
-            if rng.random() < 0.5:
-                handle.write(rng.choice(NOISE).format(s=stamp, n=serial % 1000) + "\n")
-                written += 1
-                continue
-            domain = weighted(rng, DOMAINS)[0]
-            target, tclass, perms, _ = weighted(rng, TARGETS)
-            perm = " ".join(sorted(rng.sample(perms, min(len(perms), rng.choice([1, 1, 2])))))
-            entries, cum = files[target]
-            path, ino = rng.choices(entries, cum_weights=cum)[0]
-            name = path.rsplit("/", 1)[1]
-            handle.write('type=AVC msg=audit({}): avc:  denied  {{ {} }} for  pid={} comm="{}" name="{}" '
-                         'dev="vda1" ino={} scontext=system_u:system_r:{}:s0 tcontext=system_u:object_r:{}:s0 '
-                         'tclass={} permissive=0\n'.format(stamp, perm, 100 + serial % 900, domain[:-2][-15:],
-                                                            name, ino, domain, target, tclass))
-            handle.write('type=SYSCALL msg=audit({}): arch=c000003e syscall=2 success=no exit=-13 a0=1 a1=2 '
-                         'a2=3 a3=0 items=1 ppid=1 pid={} auid=4294967295 uid=0 gid=0 euid=0 suid=0 fsuid=0 '
-                         'egid=0 sgid=0 fsgid=0 tty=(none) ses=4294967295 comm="{}" exe="/usr/lib/postfix/sbin/x" '
-                         'subj=system_u:system_r:{}:s0 key=(null)\n'.format(stamp, 100 + serial % 900,
-                                                                           domain[:-2][-15:], domain))
-            with_path = rng.random() < 0.5
-            if with_path:
-                handle.write('type=PATH msg=audit({}): item=0 name="{}" inode={} '
-                             'dev=fe:01 mode=0100644 ouid=0 ogid=0 rdev=00:00 obj=system_u:object_r:{}:s0 '
-                             'nametype=NORMAL\n'.format(stamp, path, ino, target))
-            handle.write("type=PROCTITLE msg=audit({}): proctitle={}\n".format(
-                stamp, domain[:-2][-15:].encode().hex().upper()))
-            written += 4 if with_path else 3
-            if with_path:
-                handle.write("type=EOE msg=audit({}):\n".format(stamp))
-                written += 1
+        for _ in range(repeat):
+            t, serial = _write(handle, random.Random(seed), files, lines, t, serial)
+
+
+def _write(handle, rng, files, lines, t, serial):
+    written = 0
+    while written < lines:
+        t += rng.random() * 0.5
+        serial += 1
+        stamp = "{:.3f}:{}".format(t, serial)
+        if rng.random() < 0.5:
+            handle.write(rng.choice(NOISE).format(s=stamp, n=serial % 1000) + "\n")
+            written += 1
+            continue
+        domain = weighted(rng, DOMAINS)[0]
+        target, tclass, perms, _ = weighted(rng, TARGETS)
+        perm = " ".join(sorted(rng.sample(perms, min(len(perms), rng.choice([1, 1, 2])))))
+        entries, cum = files[target]
+        path, ino = rng.choices(entries, cum_weights=cum)[0]
+        name = path.rsplit("/", 1)[1]
+        handle.write('type=AVC msg=audit({}): avc:  denied  {{ {} }} for  pid={} comm="{}" name="{}" '
+                     'dev="vda1" ino={} scontext=system_u:system_r:{}:s0 tcontext=system_u:object_r:{}:s0 '
+                     'tclass={} permissive=0\n'.format(stamp, perm, 100 + serial % 900, domain[:-2][-15:],
+                                                        name, ino, domain, target, tclass))
+        handle.write('type=SYSCALL msg=audit({}): arch=c000003e syscall=2 success=no exit=-13 a0=1 a1=2 '
+                     'a2=3 a3=0 items=1 ppid=1 pid={} auid=4294967295 uid=0 gid=0 euid=0 suid=0 fsuid=0 '
+                     'egid=0 sgid=0 fsgid=0 tty=(none) ses=4294967295 comm="{}" exe="/usr/lib/postfix/sbin/x" '
+                     'subj=system_u:system_r:{}:s0 key=(null)\n'.format(stamp, 100 + serial % 900,
+                                                                       domain[:-2][-15:], domain))
+        with_path = rng.random() < 0.5
+        if with_path:
+            handle.write('type=PATH msg=audit({}): item=0 name="{}" inode={} '
+                         'dev=fe:01 mode=0100644 ouid=0 ogid=0 rdev=00:00 obj=system_u:object_r:{}:s0 '
+                         'nametype=NORMAL\n'.format(stamp, path, ino, target))
+        handle.write("type=PROCTITLE msg=audit({}): proctitle={}\n".format(
+            stamp, domain[:-2][-15:].encode().hex().upper()))
+        written += 4 if with_path else 3
+        if with_path:
+            handle.write("type=EOE msg=audit({}):\n".format(stamp))
+            written += 1
+    return t, serial
 
 
 if __name__ == "__main__":
@@ -101,5 +109,6 @@ if __name__ == "__main__":
     parser.add_argument("lines", type=int)
     parser.add_argument("output")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=1, help="write the same events this many times")
     args = parser.parse_args()
-    generate(args.lines, args.output, args.seed)
+    generate(args.lines, args.output, args.seed, args.repeat)
