@@ -93,7 +93,7 @@ def main():
             _, cold_wall, cold_cpu, _ = ours(log, args.backend, cache)
             mine, wall, cpu, rss = ours(log, args.backend, cache)
             theirs, a_wall, a_cpu, a_rss = audit2allow(log)
-            same = set(map(tuple, mine["tuples"])) >= theirs and bool(theirs)
+            same = set(map(tuple, mine["tuples"])) == theirs and bool(theirs)
             label = "{}{}".format(size, " x3" if repeat > 1 else "")
             print("{:>10} {:>8} {:>6.2f} ({:>5.2f}) {:>6.2f} ({:>5.2f}) {:>7.2f} ({:>5.2f}) {:>10.1f}x "
                   "{:>10.1f}x {:>6.0f}/{:<4.0f}MB {:>6}".format(
