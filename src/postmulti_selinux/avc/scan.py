@@ -29,7 +29,7 @@ from postmulti_selinux.avc.records import Stamp
 CHUNK = 4 << 20          # bytes read at a time
 PARALLEL_MIN = 32 << 20  # bytes of log per worker process, at least
 FOLD_LIMIT = 32768       # distinct events kept before they are turned into denials
-JOINED_CACHE = 16384     # parsed follower records (CWD/PATH/PROCTITLE) of distinct events
+CACHE_SIZE = 16384       # entries each parse cache keeps (one starts over when full)
 SNIFF_LINES = 64         # lines looked at to decide the format of a file
 
 _NODE = rb"(?:node=[^ \n]{1,255} )?"
@@ -276,14 +276,10 @@ class RawScanner(object):
         result, rest, more, success, scomm, exe, followers = inner
         stamp, pid = first
         event = line_reader.Event(_stamp(stamp))
-        event.syscall = self._syscall(success, scomm, exe)
-        parsed = self._rests.get(rest)
-        if parsed is None:
-            if len(self._rests) >= JOINED_CACHE:
-                self._rests.clear()
-            parsed = self._rests[rest] = line_reader.parse_avc_rest(rest.decode("utf-8", "replace"))
+        event.syscall = _cached(self._syscalls, (success, scomm, exe), _syscall_fields)
+        parsed = _cached(self._rests, rest, _parse_rest)
         if more or not parsed or self.in_scope is None or self.in_scope(parsed[0].type):
-            event.cwd, event.paths, event.argv = self._followers(followers)
+            event.cwd, event.paths, event.argv = _cached(self._joined, followers, self._join_followers)
         out = []
         perms = self._perms_of(perms_raw)
         if perms and parsed:
@@ -295,64 +291,66 @@ class RawScanner(object):
                     out.append(denial._replace(count=count))
         return out
 
-    def _syscall(self, success, scomm, exe):
-        """The SYSCALL fields an event's denials need, as the line reader keeps them (cached)."""
-        key = (success, scomm, exe)
-        fields = self._syscalls.get(key)
-        if fields is None:
-            if len(self._syscalls) >= JOINED_CACHE:
-                self._syscalls.clear()
-            fields = self._syscalls[key] = {
-                "success": success.decode(), "comm": scomm.decode("utf-8", "replace"),
-                "exe": exe.decode("utf-8", "replace")}
-        return fields
-
-    def _followers(self, followers):
-        """(cwd, paths, argv) of an event's CWD/PATH/PROCTITLE records (cached)."""
-        joined = self._joined.get(followers)
-        if joined is None:
-            if len(self._joined) >= JOINED_CACHE:
-                self._joined.clear()
-            scratch = line_reader.Event(None)
-            if followers:
-                records = self._records
-                if len(records) >= JOINED_CACHE:
-                    records.clear()
-                for line in followers.split(b"\n")[1:]:
-                    joins = records.get(line)
-                    if joins is None:   # parsed once per distinct record (a PATH, a PROCTITLE)
-                        one = line_reader.Event(None)
-                        text = line.decode("utf-8", "replace")
-                        rtype = text[text.find("type=") + 5:].partition(" ")[0]
-                        one.join(rtype, text.partition("): ")[2])
-                        joins = records[line] = (one.cwd, tuple(one.paths), one.argv if rtype == "PROCTITLE" else None)
-                    cwd, paths, argv = joins
-                    if cwd is not None:
-                        scratch.cwd = cwd
-                    if paths and len(scratch.paths) < 16:
-                        scratch.paths.extend(paths)
-                    if argv is not None:
-                        scratch.argv = argv
-            joined = self._joined[followers] = (scratch.cwd, scratch.paths, scratch.argv)
-        return joined
+    def _join_followers(self, followers):
+        """(cwd, paths, argv) of an event's CWD/PATH/PROCTITLE records, each record parsed once."""
+        scratch = line_reader.Event(None)
+        for line in followers.split(b"\n")[1:]:
+            cwd, paths, argv = _cached(self._records, line, _record_joins)
+            if cwd is not None:
+                scratch.cwd = cwd
+            if paths and len(scratch.paths) < 16:
+                scratch.paths.extend(paths)
+            if argv is not None:
+                scratch.argv = argv
+        return scratch.cwd, scratch.paths, scratch.argv
 
     def _perms_of(self, variants):
         """The union of the permission lists in ``variants`` (raw ``{ … }`` texts), or ()."""
         if len(variants) == 1:
             (raw,) = variants
-            perms = self._perms.get(raw)
-            if perms is None:
-                perms = self._perms[raw] = line_reader.avc_perms(raw.decode("utf-8", "replace")) or ()
-            return perms
+            return _cached(self._perms, raw, _parse_perms)
         union = []
         for raw in variants:
-            perms = self._perms.get(raw)
-            if perms is None:
-                perms = self._perms[raw] = line_reader.avc_perms(raw.decode("utf-8", "replace")) or ()
+            perms = _cached(self._perms, raw, _parse_perms)
             if not perms:
                 return ()
             union.extend(p for p in perms if p not in union)
         return tuple(union)
+
+
+def _cached(cache, key, make):
+    """``cache[key]``, made by ``make(key)`` when missing; a full cache starts over, so that
+    memory stays bounded whatever the log holds."""
+    value = cache.get(key)
+    if value is None:
+        if len(cache) >= CACHE_SIZE:
+            cache.clear()
+        value = cache[key] = make(key)
+    return value
+
+
+def _parse_rest(rest):
+    return line_reader.parse_avc_rest(rest.decode("utf-8", "replace"))   # a tuple, or False
+
+
+def _parse_perms(raw):
+    return line_reader.avc_perms(raw.decode("utf-8", "replace")) or ()
+
+
+def _syscall_fields(key):
+    """The SYSCALL fields an event's denials need, as the line reader keeps them."""
+    success, comm, exe = key
+    return {"success": success.decode(), "comm": comm.decode("utf-8", "replace"),
+            "exe": exe.decode("utf-8", "replace")}
+
+
+def _record_joins(line):
+    """What one CWD/PATH/PROCTITLE record (stamp removed) adds to its event: (cwd, paths, argv)."""
+    one = line_reader.Event(None)
+    text = line.decode("utf-8", "replace")
+    rtype = text[text.find("type=") + 5:].partition(" ")[0]
+    one.join(rtype, text.partition("): ")[2])
+    return one.cwd, tuple(one.paths), one.argv if rtype == "PROCTITLE" else None
 
 
 def workers():
