@@ -209,6 +209,7 @@ def test_fold_limit_flushes_without_changing_the_result(tmp_path, monkeypatch):
     gen_audit_log.generate(5000, log, seed=5)
     whole = summary(log, True)
     monkeypatch.setattr(scan, "FOLD_LIMIT", 10)
+    monkeypatch.setattr(scan, "CACHE_SIZE", 3)      # every parse cache starts over again and again
     monkeypatch.setattr(scan, "CHUNK", 4096)
     monkeypatch.setattr(scan, "JOIN_WINDOW", 4096)
     assert summary(log, True) == whole == summary(log, False)
