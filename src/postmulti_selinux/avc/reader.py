@@ -563,9 +563,10 @@ def _path_from_argv(event, name):
 
 
 def open_log(path, binary=False):
-    """Open a (possibly gzip/bzip2-compressed) log as text (or bytes); unreadable => ToolError."""
+    """Open a (possibly gzip/bzip2-compressed) log as text (or bytes); unreadable => ToolError.
+    Lines end at "\n" only, as auditd and syslog write them (and as the raw-log scanner reads)."""
     mode = "rb" if binary else "rt"
-    text = {} if binary else {"encoding": "utf-8", "errors": "replace"}
+    text = {} if binary else {"encoding": "utf-8", "errors": "replace", "newline": "\n"}
     try:
         if path == "-":
             import sys

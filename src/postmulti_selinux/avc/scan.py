@@ -49,23 +49,26 @@ _AVC_EVENT = (
     rb"success=(?P<success>yes|no) [^\n]* comm=(?P<scomm>" + _VALUE + rb") "
     rb"exe=(?P<exe>" + _VALUE + rb")[^\n]*"
     rb"(?P<followers>(?:\n" + _NODE + rb"type=[A-Z_]{1,32}" + _SAME + rb"[^\n]*){0,64})")
-# Records that open an event the line reader must see; other lines that are not records.
+# Records that open an event the line reader must see.
 _OPENERS = rb"AVC|USER_AVC|SELINUX_ERR|USER_SELINUX_ERR|MAC_POLICY_LOAD"
+# The start of a line the line reader surely takes for a record; any other line (blank, damaged,
+# foreign) goes to the line reader, which says what it is.
+_RECORD = _NODE + rb"type=[A-Z_]+ msg=audit\([^()\n]{1,64}\):"
 _EVENT = re.compile(
     rb"\n(?:" + _AVC_EVENT +
     rb"|(?P<line>" + _NODE + rb"type=(?P<otype>" + _OPENERS + rb")"
     rb" msg=audit\((?P<ostamp>[^()\n]{1,64})\)[^\n]*)"
-    rb"|(?P<foreign>(?!type=|node=)[^\n]+))")
+    rb"|(?!" + _RECORD + rb")(?:(?P<other>[^\n]+)|(?=(?P<blank>\n))))")
 _GROUPS = dict((name, index - 1) for name, index in _EVENT.groupindex.items())
-_STAMP, _PID, _LINE, _OTYPE, _OSTAMP, _FOREIGN = (
-    _GROUPS[n] for n in ("stamp", "pid", "line", "otype", "ostamp", "foreign"))
+_STAMP, _PID, _LINE, _OTYPE, _OSTAMP, _OTHER, _BLANK = (
+    _GROUPS[n] for n in ("stamp", "pid", "line", "otype", "ostamp", "other", "blank"))
 # What makes two events the same: everything but the stamp and the pid.
 _RESULT, _PERMS, _REST, _MORE, _SUCCESS, _SCOMM, _EXE, _FOLLOWERS = (
     _GROUPS[n] for n in ("result", "perms", "rest", "more", "success", "scomm", "exe", "followers"))
 _KEY = itemgetter(_PERMS, _RESULT, _REST, _MORE, _SUCCESS, _SCOMM, _EXE)
 _FOLLOWERS_OF, _STAMP_OF = itemgetter(_FOLLOWERS), itemgetter(_STAMP)
 _STAMP_PID = itemgetter(_STAMP, _PID)
-_LINE_OF, _FOREIGN_OF = itemgetter(_LINE), itemgetter(_FOREIGN)
+_LINE_OF, _OTHER_OF, _BLANK_OF = itemgetter(_LINE), itemgetter(_OTHER), itemgetter(_BLANK)
 _JOINED = re.compile(rb"\n" + _NODE + rb"type=(?:SYSCALL|CWD|PATH|PROCTITLE|EOE) msg=audit\(")
 JOIN_WINDOW = 1 << 16    # bytes after an event's first record searched for its other records
 
@@ -141,15 +144,15 @@ class RawScanner(object):
         matches = _EVENT.findall(buf, 0, end)
         lines = buf.count(b"\n", 0, end) - 1
         stats.lines += lines
-        foreign = len(list(filter(None, map(_FOREIGN_OF, matches))))
-        stats.foreign += foreign
-        stats.records += lines - foreign
+        # Lines the line reader is shown (and counts): other (or blank) lines.
+        others = sum(map(bool, map(_OTHER_OF, matches))) + sum(map(bool, map(_BLANK_OF, matches)))
+        stats.records += lines - others
         # An event is complete when its PROCTITLE or EOE record came with it; otherwise more
         # of its records may come later, after another event's (they interleave).
         followers = list(map(_FOLLOWERS_OF, matches))
         complete = list(map(or_, map(bytes.__contains__, followers, repeat(b"type=PROCTITLE ")),
                             map(bytes.__contains__, followers, repeat(b"type=EOE "))))
-        if all(complete) and not any(map(_LINE_OF, matches)):
+        if all(complete) and not others and not any(map(_LINE_OF, matches)):
             self._fold(matches)
             out = []
         else:
@@ -163,7 +166,8 @@ class RawScanner(object):
         it must see whole) among the events to fold."""
         out, fast, cursor = [], [], 0
         for match, done in zip(matches, complete):
-            if match[_FOREIGN]:
+            if match[_OTHER] or match[_BLANK]:
+                out.extend(self.reader.line(match[_OTHER].decode("utf-8", "replace")) or ())
                 continue
             if match[_LINE]:
                 items, cursor = self._slow(buf, match[_OSTAMP], cursor, match[_LINE])
@@ -254,8 +258,10 @@ class RawScanner(object):
         merged = {}
         for key, first in firsts.items():
             perms = key[0]
-            # A name_bind's port is src=, not dest=: such events stay apart.
-            inner = (key[1:], b"name_bind" in perms)
+            # A name_bind's port is src=, not dest=: such events stay apart; so does an event
+            # whose permissions do not parse (it must not spoil the others' merge).
+            valid = _cached(self._perms, perms, _parse_perms)
+            inner = (key[1:], b"name_bind" in perms, None if valid else perms)
             entry = merged.get(inner)
             if entry is None:
                 merged[inner] = [first, {perms}, counts[key]]
@@ -264,7 +270,7 @@ class RawScanner(object):
                 entry[2] += counts[key]
         out = []
         stats = self.reader.stats
-        for (inner, _), (first, perms, count) in merged.items():
+        for (inner, _, _), (first, perms, count) in merged.items():
             denials = self._denials(inner, first, perms, count)
             if not denials:
                 stats.malformed += count
