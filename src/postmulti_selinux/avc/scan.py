@@ -9,10 +9,11 @@ first event of each distinct kind becomes a :class:`Denial`, whose ``count`` say
 stands for.
 
 Everything else that matters (SELINUX_ERR, USER_AVC, MAC_POLICY_LOAD, an AVC whose SYSCALL
-does not follow it directly, ``ausearch -i`` stamps …) goes to :class:`AuditReader` line by line,
-so both paths give the same denials (``tests/avc/test_scan.py`` checks it on generated logs).
-Memory is bounded: a chunk, the carried tail of the last event, and at most
-:data:`FOLD_LIMIT` distinct events before they are handed on.
+does not follow it directly, ``ausearch -i`` stamps, and any line that does not start like a
+record: blank, damaged, syslog-form …) goes to :class:`AuditReader` line by line, so both paths
+give the same denials (``tests/avc/test_scan.py`` checks it on generated and damaged logs).
+Memory is bounded: a chunk, the carried tail of the last event, at most :data:`FOLD_LIMIT`
+distinct events before they are handed on, and parse caches of :data:`CACHE_SIZE` entries.
 """
 
 import os
