@@ -312,16 +312,14 @@ class RawScanner(object):
         return scratch.cwd, scratch.paths, scratch.argv
 
     def _perms_of(self, variants):
-        """The union of the permission lists in ``variants`` (raw ``{ … }`` texts), or ()."""
+        """The union of the permission lists in ``variants`` (raw ``{ … }`` texts); () for an
+        unparsable one, which :meth:`flush` never merges with others."""
         if len(variants) == 1:
             (raw,) = variants
             return _cached(self._perms, raw, _parse_perms)
         union = []
         for raw in variants:
-            perms = _cached(self._perms, raw, _parse_perms)
-            if not perms:
-                return ()
-            union.extend(p for p in perms if p not in union)
+            union.extend(p for p in _cached(self._perms, raw, _parse_perms) if p not in union)
         return tuple(union)
 
 
