@@ -34,7 +34,8 @@ CACHE_SIZE = 16384       # entries each parse cache keeps (one starts over when 
 SNIFF_LINES = 64         # lines looked at to decide the format of a file
 
 _NODE = rb"(?:node=[^ \n]{1,255} )?"
-_VALUE = rb'(?:"[^"\n]*"|[0-9A-F]+|\(null\)|\?)'
+# A SYSCALL field's value as the line reader takes it: "quoted", or up to the next space.
+_VALUE = rb'(?:"[^"\n]*"|(?:[0-9A-F]+|\(null\)|\?)(?= ))'
 
 
 _SAME = rb" msg=audit\((?P=stamp)\):"
