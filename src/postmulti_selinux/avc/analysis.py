@@ -6,7 +6,7 @@ This is the API the CLI and the one-shot use; every collaborator can be replaced
 from typing import NamedTuple, Optional
 
 from postmulti_selinux.avc.collect import Collection
-from postmulti_selinux.avc.reader import AuditReader, ReadStats
+from postmulti_selinux.avc.reader import AuditReader, ReadStats, cyclic_gc_paused
 from postmulti_selinux.avc.render import Module, fc_entries_for, module_rules, digest_of, render_module
 from postmulti_selinux.avc.build import next_version
 from postmulti_selinux.avc.triage import Scope, Triage
@@ -26,13 +26,15 @@ def analyse(policy, files=None, lines=None, expected_context=None, mapper=None, 
     scope = Scope(domains)
     reader = AuditReader(since=since, until=until)
     collection = Collection(scope, since_last_load=since_last_load)
-    if files is not None:
-        reader.collect(files, collection)
-    else:
-        collection.add_all(reader.read_lines(lines or ()))
-    triage = Triage(policy, expected_context=expected_context, mapper=mapper, scope=scope,
-                    installed=installed, allow_sensitive=allow_sensitive, instance=instance)
-    return Analysis(triage.run(collection), reader.stats, collection.policy_loads)
+    with cyclic_gc_paused():
+        if files is not None:
+            reader.collect(files, collection)
+        else:
+            collection.add_all(reader.read_lines(lines or ()))
+        triage = Triage(policy, expected_context=expected_context, mapper=mapper, scope=scope,
+                        installed=installed, allow_sensitive=allow_sensitive, instance=instance)
+        findings = triage.run(collection)
+    return Analysis(findings, reader.stats, collection.policy_loads)
 
 
 def plan_module(findings, name, installed=None, with_fc=False):
