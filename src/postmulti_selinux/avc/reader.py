@@ -130,7 +130,7 @@ def parse_stamp(text):
 
 
 class Event(object):
-    __slots__ = ("stamp", "avcs", "errs", "syscall", "cwd", "paths", "argv")
+    __slots__ = ("stamp", "avcs", "errs", "syscall", "cwd", "paths", "argv")   # paths: (name, inode)
 
     def __init__(self, stamp):
         self.stamp = stamp
@@ -148,7 +148,8 @@ class Event(object):
         elif rtype == "CWD":
             self.cwd = unquote(fields(body).get("cwd"))
         elif rtype == "PATH" and len(self.paths) < 16:
-            self.paths.append(fields(body))
+            values = fields(body)
+            self.paths.append((unquote(values.get("name")), _int(values.get("inode"))))
         elif rtype == "PROCTITLE":
             self.argv = proctitle_argv(body)
 
@@ -527,11 +528,9 @@ def build_denial(event, result, perms, rest, pid, count=1):
 def _path_from_records(event, name, ino):
     """Full path from the event's PATH (and CWD) records, matched by inode, then by name."""
     best = None
-    for record in event.paths:
-        rname = unquote(record.get("name"))
+    for rname, rino in event.paths:
         if not rname:
             continue
-        rino = _int(record.get("inode"))
         if ino is not None and rino == ino:
             best = rname
             break

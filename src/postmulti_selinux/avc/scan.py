@@ -32,6 +32,7 @@ PARALLEL_MIN = 32 << 20  # bytes of log per worker process, at least
 FOLD_LIMIT = 65536       # distinct events kept before they are turned into denials
 CACHE_SIZE = 16384       # entries each parse cache keeps (one starts over when full)
 SNIFF_LINES = 64         # lines looked at to decide the format of a file
+OWN_EXTRA = 0.05         # of a part: how much more of a split log this process reads than a worker
 
 _NODE = rb"(?:node=[^ \n]{1,255} )?"
 # A SYSCALL field's value as the line reader takes it: "quoted", or up to the next space.
@@ -261,9 +262,9 @@ class RawScanner(object):
         self._counts, self._firsts = Counter(), {}
         # A name_bind's port is src=, not dest=: such events stay apart; so does an event whose
         # permissions do not parse (it must not spoil the others' merge).
-        apart = {}
+        apart, parsed = {}, {}
         for raw in set(map(itemgetter(0), firsts)):
-            valid = _cached(self._perms, raw, _parse_perms)
+            valid = parsed[raw] = _cached(self._perms, raw, _parse_perms)
             apart[raw] = (b"name_bind" in raw, None if valid else raw)
         merged = {}
         for key, first in firsts.items():
@@ -277,16 +278,16 @@ class RawScanner(object):
                 entry[2] += counts[key]
         out = []
         stats = self.reader.stats
-        denials = self._denials
-        for (inner, _), (first, perms, count) in merged.items():
-            made = denials(inner, first, perms, count)
+        denials, perms_of = self._denials, self._perms_of
+        for (inner, _), (first, variants, count) in merged.items():
+            made = denials(inner, first, perms_of(variants, parsed), count)
             if not made:
                 stats.malformed += count
             stats.avc += count * len(made)
             out.extend(made)
         return out
 
-    def _denials(self, inner, first, perms_raw, count):
+    def _denials(self, inner, first, perms, count):
         result, rest, more, success, scomm, exe, followers = inner
         stamp, pid = first
         event = line_reader.Event(_stamp(stamp))
@@ -295,7 +296,6 @@ class RawScanner(object):
         if more or not parsed or self.in_scope is None or self.in_scope(parsed[0].type):
             event.cwd, event.paths, event.argv = _cached(self._joined, followers, self._join_followers)
         out = []
-        perms = self._perms_of(perms_raw)
         if perms and parsed:
             out.append(line_reader.build_denial(event, result.decode(), perms, parsed, int(pid), count))
         if more:
@@ -318,17 +318,18 @@ class RawScanner(object):
                 scratch.argv = argv
         return scratch.cwd, scratch.paths, scratch.argv
 
-    def _perms_of(self, variants):
+    def _perms_of(self, variants, parsed):
         """The union of the permission lists in ``variants`` (raw ``{ … }`` texts, in order of
-        first appearance); () for an unparsable one, which :meth:`flush` never merges."""
+        first appearance; ``parsed`` holds each one's parse); () for an unparsable one, which
+        :meth:`flush` never merges with others."""
         if len(variants) == 1:
-            return _cached(self._perms, variants[0], _parse_perms)
+            return parsed[variants[0]]
         key = tuple(variants)
         union = self._unions.get(key)
         if union is None:
             union = []
             for raw in variants:
-                union.extend(p for p in _cached(self._perms, raw, _parse_perms) if p not in union)
+                union.extend(p for p in parsed[raw] if p not in union)
             union = _cached(self._unions, key, lambda _: tuple(union))
         return union
 
@@ -449,13 +450,17 @@ def _fork_worker(reader, path, start, end, collection):
 
 
 def _range_starts(path, size, count):
-    """Offsets splitting ``path`` into ``count`` parts, each starting at an event's first record."""
+    """Offsets splitting ``path`` into ``count`` parts, each starting at an event's first record.
+    The first part (this process's) is :data:`OWN_EXTRA` larger: each worker still has to pickle
+    its result when it is done, so that both finish at about the same time."""
     starts = [0]
+    share = size / (count + OWN_EXTRA)
     with open(path, "rb") as handle:
         for index in range(1, count):
-            handle.seek(index * size // count)
+            at = int((index + OWN_EXTRA) * share)
+            handle.seek(at)
             block = handle.read(1 << 16)
-            offset = index * size // count + _first_event_start(block)
+            offset = at + _first_event_start(block)
             if offset > starts[-1]:
                 starts.append(offset)
     return starts + [size]

@@ -91,9 +91,15 @@ class Scope(object):
 
     def __init__(self, extra=()):
         self.extra = frozenset(extra)
+        self._known = {}        # domain -> answer (a log names few domains; bounded anyway)
 
     def __call__(self, domain):
-        return bool(domain) and (domain in self.extra or bool(POSTFIX_DOMAIN.match(domain)))
+        known = self._known.get(domain)
+        if known is None:
+            known = bool(domain) and (domain in self.extra or bool(POSTFIX_DOMAIN.match(domain)))
+            if len(self._known) < 4096:
+                self._known[domain] = known
+        return known
 
 
 class Triage(object):
