@@ -28,7 +28,7 @@ from postmulti_selinux.avc import reader as line_reader
 from postmulti_selinux.avc.records import Stamp
 
 CHUNK = 4 << 20          # bytes read at a time
-PARALLEL_MIN = 32 << 20  # bytes of log per worker process, at least
+PARALLEL_MIN = 8 << 20   # bytes of log per worker process, at least
 FOLD_LIMIT = 65536       # distinct events kept before they are turned into denials
 CACHE_SIZE = 16384       # entries each parse cache keeps (one starts over when full)
 SNIFF_LINES = 64         # lines looked at to decide the format of a file
@@ -324,14 +324,15 @@ class RawScanner(object):
         :meth:`flush` never merges with others."""
         if len(variants) == 1:
             return parsed[variants[0]]
-        key = tuple(variants)
-        union = self._unions.get(key)
-        if union is None:
-            union = []
-            for raw in variants:
-                union.extend(p for p in parsed[raw] if p not in union)
-            union = _cached(self._unions, key, lambda _: tuple(union))
-        return union
+        return _cached(self._unions, tuple(variants), lambda key: _union(parsed[raw] for raw in key))
+
+
+def _union(lists):
+    """The permissions of ``lists``, each once, in order of first appearance."""
+    out = []
+    for perms in lists:
+        out.extend(p for p in perms if p not in out)
+    return tuple(out)
 
 
 def _cached(cache, key, make):
