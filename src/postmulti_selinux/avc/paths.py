@@ -85,10 +85,11 @@ class PathMapper(object):
             return InstanceDirs(name, *(base + name[len("postfix"):] for base in PARENT_DIRS))
         return None
 
-    def instance_of(self, path):
-        # type: (str) -> Optional[str]
-        """The instance a path belongs to (parent included), or None."""
-        mapped = self.map(path)
+    def instance_of(self, path, mapped=None):
+        # type: (str, Optional[Mapped]) -> Optional[str]
+        """The instance a path belongs to (parent included), or None (``mapped``: its
+        :meth:`map`, when the caller has it already)."""
+        mapped = mapped or self.map(path)
         if mapped.instance:
             return mapped.instance
         if any(_under(path, d) for d in self.parent[1:]):

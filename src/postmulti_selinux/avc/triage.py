@@ -114,6 +114,7 @@ class Triage(object):
         self.installed = installed
         self.allow_sensitive = allow_sensitive
         self.instance = instance
+        self._verdicts = {}     # (what, source, target, tclass, perms) -> policy verdict
 
     # -- entry point --------------------------------------------------------------------------
     def run(self, collection):
@@ -169,7 +170,7 @@ class Triage(object):
         if g.path:
             mapped = self.mapper.map(g.path)
             base["mapped"] = mapped
-            base["instance"] = self.mapper.instance_of(g.path)
+            base["instance"] = self.mapper.instance_of(g.path, mapped)
         if g.result == "granted":
             return Finding(GRANTED, "{}: logged by an auditallow rule, nothing was denied".format(what), **base)
         installed = self._installed_rule(g.source, g.target, g.tclass, perms)
@@ -298,12 +299,25 @@ class Triage(object):
         return None
 
     def _by_policy(self, source, target, tclass, perms, what, base):
+        """What the policy says about a denial that no label explains (the same answer for
+        every group with the same types, class and permissions: asked once)."""
+        key = (what, source, target, tclass, perms)
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            if len(self._verdicts) >= 4096:
+                self._verdicts.clear()
+            verdict = self._verdicts[key] = self._policy_verdict(source, target, tclass, perms, what)
+        kind, reason, extra = verdict
+        return Finding(kind, reason, **dict(extra, **base))
+
+    def _policy_verdict(self, source, target, tclass, perms, what):
+        """(kind, reason, other Finding fields) for :meth:`_by_policy`."""
         allowed, conditional = self._allowed(source, target, tclass, perms)
         missing = perms - allowed
         if not missing:
-            return Finding(CONSTRAINT, "{}: the TE rules allow this, so a constraint (user/role/MLS) "
-                           "denied it, or the log comes from another policy version".format(what),
-                           fix="compare the users/roles of scontext and tcontext; no allow rule helps", **base)
+            return (CONSTRAINT, "{}: the TE rules allow this, so a constraint (user/role/MLS) "
+                    "denied it, or the log comes from another policy version".format(what),
+                    dict(fix="compare the users/roles of scontext and tcontext; no allow rule helps"))
         by_bool = {}
         for hit in conditional:
             covered = hit.perms & missing
@@ -313,21 +327,21 @@ class Triage(object):
             if covered >= missing:
                 names = sorted(set(re.findall(r"[A-Za-z_]\w*", expr)) - {"and", "or", "not", "xor"})
                 state = "on" if when else "off"
-                return Finding(BOOLEAN, "{}: allowed when the boolean expression [{}] is {}; "
-                               "decide whether to set it (not changed)".format(what, expr, "true" if when else "false"),
-                               booleans=names, fix="setsebool -P {} {}".format(names[0], state) if len(names) == 1 else
-                               "set booleans so that [{}] is {}".format(expr, "true" if when else "false"), **base)
+                return (BOOLEAN, "{}: allowed when the boolean expression [{}] is {}; "
+                        "decide whether to set it (not changed)".format(what, expr, "true" if when else "false"),
+                        dict(booleans=names, fix="setsebool -P {} {}".format(names[0], state) if len(names) == 1 else
+                             "set booleans so that [{}] is {}".format(expr, "true" if when else "false")))
         hidden = self.policy.te_rules(["dontaudit"], source, target, tclass, missing)
         hidden_perms = set()
         for hit in hidden:
             hidden_perms |= hit.perms & missing
         if hidden_perms >= missing:
-            return Finding(DONTAUDIT, "{}: a dontaudit rule normally hides this (seen because "
-                           "dontaudit rules are disabled, semodule -DB); harmless probing, no rule".format(what),
-                           fix="semodule -B to hide it again", **base)
+            return (DONTAUDIT, "{}: a dontaudit rule normally hides this (seen because "
+                    "dontaudit rules are disabled, semodule -DB); harmless probing, no rule".format(what),
+                    dict(fix="semodule -B to hide it again"))
         rule = Rule(source, target, tclass, tuple(sorted(missing)))
-        return Finding(MISSING_RULE, "{}: no rule allows {{ {} }}; a policy gap: allow rule".format(
-            what, " ".join(sorted(missing))), rule=rule, fix="install the generated module", **base)
+        return (MISSING_RULE, "{}: no rule allows {{ {} }}; a policy gap: allow rule".format(
+            what, " ".join(sorted(missing))), dict(rule=rule, fix="install the generated module"))
 
     # -- SELINUX_ERR ------------------------------------------------------------------------
     def selinux_error(self, err, count):
