@@ -63,6 +63,22 @@ def test_vm_capture_interleaved_records_are_joined():
     assert_same(VM_CAPTURE, since_last_load=True)
 
 
+def test_a_multi_node_log_is_scanned_with_node_prefixes(tmp_path):
+    """Without node= the scanner uses its faster pattern; the first node= line switches it over
+    for good (node= lines read by the plain pattern would all go to the line reader)."""
+    with open(VM_CAPTURE, "rb") as handle:
+        lines = handle.read().split(b"\n")
+    log = tmp_path / "audit.log"
+    cut = next(i for i, line in enumerate(lines) if i > 60 and line.startswith(b"type=AVC "))
+    log.write_bytes(b"\n".join(lines[:cut] + [b"node=mx " + l for l in lines[cut:] if l]) + b"\n")
+    scanner = scan.RawScanner(AuditReader())
+    assert scanner._event is scan._EVENT_PLAIN
+    with open(str(log), "rb") as handle:
+        fast = list(scanner.read(handle))
+    assert scanner._event is scan._EVENT and fast
+    assert_same(str(log))
+
+
 def test_synthetic_benchmark_log_folds_and_reads_alike(tmp_path):
     log = str(tmp_path / "audit.log")
     gen_audit_log.generate(20000, log, seed=3)
@@ -141,19 +157,41 @@ EVENT = st.tuples(
     st.integers(0, 3),                # PATH items
     st.integers(1, 2),                # AVC records in the event
     st.booleans(),                    # node= prefix
+    st.sampled_from(["", "", "", "sockaddr", "execve", "late", "syscall", "avc", "paths"]),  # layout
 )
+
+# Records put into an event's kernel layout (where, in the list of followers, and what): the
+# fast path reads the first two itself; the others make it hand the event to the line reader.
+LAYOUTS = {
+    "sockaddr": (1, "type=SOCKADDR msg=audit({}): saddr=02000FA57F0000010000000000000000"),
+    "execve": (1, 'type=EXECVE msg=audit({}): argc=2 a0="chown" a1="root"'),
+    "late": (-1, "type=SOCKADDR msg=audit({}): saddr=01002F"),
+    "syscall": (1, 'type=SYSCALL msg=audit({}): arch=c000003e syscall=4 success=yes exit=0 a0=1 '
+                'items=0 ppid=1 pid=9 auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 '
+                'fsgid=0 tty=(none) ses=1 comm="y" exe="/usr/sbin/y" key=(null)'),
+    "avc": (1, 'type=AVC msg=audit({}): avc:  denied  {{ search }} for  pid=9 comm="y" name="z" '
+            'dev="vda1" ino=99 scontext=system_u:system_r:postfix_local_t:s0 '
+            'tcontext=system_u:object_r:etc_t:s0 tclass=dir permissive=0'),
+    "paths": (2, 'type=PATH msg=audit({}): item=7 name="/var/spool/postfix-sub/x" inode=7 dev=fe:01 '
+              'mode=0100644 ouid=0 ogid=0 rdev=00:00 obj=system_u:object_r:etc_t:s0 nametype=NORMAL'),
+}
 
 
 def _render(events, interleave):
     """Lines of a raw log; ``interleave`` moves some follower records after the next event."""
     lines, pending = [], []
-    for serial, (kind, domain, (target, tclass), perms, obj, keep, items, avcs, node) in enumerate(events, 1):
+    for serial, (kind, domain, (target, tclass), perms, obj, keep, items, avcs, node, layout) in enumerate(events, 1):
         stamp = "1700000{:03d}.{:03d}:{}".format(serial // 7, serial % 1000, serial)
         prefix = "node=mx " if node else ""
         if kind == "avc":
             lines.extend(_avc(stamp, domain, target, tclass, perms, obj, 100 + serial, prefix)
                          for _ in range(avcs))
             followers = _followers(stamp, obj, items, prefix)[:keep]
+            if layout and followers:
+                at, record = LAYOUTS[layout]
+                extra = [prefix + record.format(stamp)] * (5 if layout == "paths" else 1)
+                at = len(followers) - 1 if at < 0 else min(at, len(followers))
+                followers[at:at] = extra
             if interleave and serial % 3 == 0 and len(followers) > 1:
                 lines.extend(followers[:1])
                 pending = followers[1:]

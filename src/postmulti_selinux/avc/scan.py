@@ -21,8 +21,7 @@ import pickle
 import re
 import signal
 from collections import Counter, deque
-from itertools import repeat
-from operator import itemgetter, or_
+from operator import itemgetter
 
 from postmulti_selinux.avc import reader as line_reader
 from postmulti_selinux.avc.records import Stamp
@@ -40,9 +39,20 @@ _VALUE = rb'(?:"[^"\n]*"|(?:[0-9A-F]+|\(null\)|\?)(?= ))'
 
 
 _SAME = rb" msg=audit\((?P=stamp)\):"
+# Record types the line reader joins to an event or opens one with: never skipped unread.
+_READ = rb"(?:AVC|USER_AVC|SELINUX_ERR|USER_SELINUX_ERR|MAC_POLICY_LOAD|SYSCALL|CWD|PATH|PROCTITLE|EOE) "
 
-# An AVC record immediately followed by its SYSCALL record (the kernel's order), then the
-# event's other records (CWD, PATH, PROCTITLE, EOE, auxiliary ones), kept as they are.
+
+def _joined(rtype, group):
+    """An optional record of the event whose text after the stamp is captured (with its
+    leading space, so that a present record is never an empty group)."""
+    return rb"(?:\n" + _NODE + rb"type=" + rtype + _SAME + rb"(?P<" + group + rb"> [^\n]*))?"
+
+
+# An AVC event in the kernel's order: its AVC record(s), the SYSCALL record, auxiliary records
+# the line reader ignores (EXECVE, SOCKADDR …, skipped), then CWD, up to four PATH records,
+# PROCTITLE and EOE, each optional. The next line must not carry the same stamp: an event laid
+# out otherwise does not match here and goes to the line reader whole.
 _AVC_EVENT = (
     _NODE + rb"type=AVC msg=audit\((?P<stamp>[0-9]{1,20}\.[0-9]{1,9}:[0-9]{1,20})\): "
     rb"avc:  (?P<result>denied|granted)  \{(?P<perms>[^{}\n]{1,4096})\} for  "
@@ -51,7 +61,11 @@ _AVC_EVENT = (
     rb"\n" + _NODE + rb"type=SYSCALL" + _SAME + rb" arch=[0-9a-f]+ syscall=[0-9]+ (?:per=[0-9a-f]+ )?"
     rb"success=(?P<success>yes|no) [^\n]* comm=(?P<scomm>" + _VALUE + rb") "
     rb"exe=(?P<exe>" + _VALUE + rb")[^\n]*"
-    rb"(?P<followers>(?:\n" + _NODE + rb"type=[A-Z_]{1,32}" + _SAME + rb"[^\n]*){0,64})")
+    rb"(?P<skipped>(?:\n" + _NODE + rb"type=(?!" + _READ + rb")[A-Z_]{1,32}" + _SAME + rb"[^\n]*){0,16})"
+    + _joined(b"CWD", b"cwd") + _joined(b"PATH", b"path0") + _joined(b"PATH", b"path1")
+    + _joined(b"PATH", b"path2") + _joined(b"PATH", b"path3") + _joined(b"PROCTITLE", b"title") +
+    rb"(?:\n" + _NODE + rb"type=EOE msg=audit\((?P=stamp)\)(?P<eoe>:)[^\n]*)?"
+    rb"(?!\n" + _NODE + rb"type=[A-Z_]{1,32}" + _SAME + rb")")
 # Records that open an event the line reader must see.
 _OPENERS = rb"AVC|USER_AVC|SELINUX_ERR|USER_SELINUX_ERR|MAC_POLICY_LOAD"
 # The start of a line the line reader surely takes for a record; any other line (blank, damaged,
@@ -62,14 +76,20 @@ _EVENT = re.compile(
     rb"|(?P<line>" + _NODE + rb"type=(?P<otype>" + _OPENERS + rb")"
     rb" msg=audit\((?P<ostamp>[^()\n]{1,64})\)[^\n]*)"
     rb"|(?!" + _RECORD + rb")(?:(?P<other>[^\n]+)|(?=(?P<blank>\n))))")
+# The same without node= prefixes, about 15% faster: used until a node= line turns up.
+_EVENT_PLAIN = re.compile(_EVENT.pattern.replace(_NODE, b""))
 _GROUPS = dict((name, index - 1) for name, index in _EVENT.groupindex.items())
 _STAMP, _PID, _LINE, _OTYPE, _OSTAMP, _OTHER, _BLANK = (
     _GROUPS[n] for n in ("stamp", "pid", "line", "otype", "ostamp", "other", "blank"))
-# What makes two events the same: everything but the stamp and the pid.
-_RESULT, _PERMS, _REST, _MORE, _SUCCESS, _SCOMM, _EXE, _FOLLOWERS = (
-    _GROUPS[n] for n in ("result", "perms", "rest", "more", "success", "scomm", "exe", "followers"))
-_KEY = itemgetter(_PERMS, _RESULT, _REST, _MORE, _SUCCESS, _SCOMM, _EXE)
-_FOLLOWERS_OF, _STAMP_OF = itemgetter(_FOLLOWERS), itemgetter(_STAMP)
+_MORE, _SKIPPED = _GROUPS["more"], _GROUPS["skipped"]
+# An event's joined records, as captured: CWD, four PATHs, PROCTITLE (and EOE).
+_JOINS = tuple(_GROUPS[n] for n in ("cwd", "path0", "path1", "path2", "path3", "title"))
+_JOIN_TYPES = ("CWD", "PATH", "PATH", "PATH", "PATH", "PROCTITLE")
+# What makes two events the same: everything but the stamp, the pid and skipped records,
+# as a tuple (perms, result, rest, more, success, comm, exe, cwd, 4 paths, proctitle, eoe).
+_KEY = itemgetter(*[_GROUPS[n] for n in ("perms", "result", "rest", "more", "success", "scomm", "exe")]
+                  + list(_JOINS) + [_GROUPS["eoe"]])
+_ENDINGS = itemgetter(_GROUPS["title"], _GROUPS["eoe"])     # an event ends with either
 _STAMP_PID = itemgetter(_STAMP, _PID)
 _LINE_OF, _OTHER_OF, _BLANK_OF = itemgetter(_LINE), itemgetter(_OTHER), itemgetter(_BLANK)
 _JOINED = re.compile(rb"\n" + _NODE + rb"type=(?:SYSCALL|CWD|PATH|PROCTITLE|EOE) msg=audit\(")
@@ -98,11 +118,12 @@ class RawScanner(object):
         self._counts = Counter()
         self._firsts = {}
         self._perms = {}
-        self._joined = {}        # an event's other records (stamp removed) -> (cwd, paths, argv)
+        self._joined = {}        # an event's CWD/PATH/PROCTITLE texts -> (cwd, paths, argv)
         self._rests = {}         # an AVC record's text after pid= -> its parsed fields
         self._syscalls = {}      # (success, comm, exe) -> SYSCALL fields
-        self._records = {}       # one CWD/PATH/PROCTITLE record (stamp removed) -> what it adds
+        self._records = {}       # one CWD/PATH/PROCTITLE record (type, text) -> what it adds
         self._unions = {}        # permission lists of events merged into one denial -> their union
+        self._event = _EVENT_PLAIN   # the scanning pattern (node= prefixes once they are seen)
 
     def read(self, handle, head=b"", limit=None):
         """Yield items from a binary file object of a raw log (``head``: bytes already read).
@@ -146,17 +167,19 @@ class RawScanner(object):
         """Items completed by ``buf[:end]`` (a list; log order is kept around policy loads);
         what follows ``end`` is only searched for records of events that started before it."""
         stats = self.reader.stats
-        matches = _EVENT.findall(buf, 0, end)
-        lines = len(_NEWLINE.findall(buf, 0, end)) - 1      # twice as fast as bytes.count here
-        stats.lines += lines
+        matches = self._event.findall(buf, 0, end)
         # Lines the line reader is shown (and counts): other (or blank) lines.
         others = sum(map(bool, map(_OTHER_OF, matches))) + sum(map(bool, map(_BLANK_OF, matches)))
+        if others and self._event is _EVENT_PLAIN and any(
+                line.startswith(b"node=") for line in map(_OTHER_OF, matches)):
+            self._event = _EVENT            # a multi-node log: read with node= prefixes from here
+            return self._chunk(buf, end)
+        lines = len(_NEWLINE.findall(buf, 0, end)) - 1      # twice as fast as bytes.count here
+        stats.lines += lines
         stats.records += lines - others
         # An event is complete when its PROCTITLE or EOE record came with it; otherwise more
         # of its records may come later, after another event's (they interleave).
-        followers = list(map(_FOLLOWERS_OF, matches))
-        complete = list(map(or_, map(bytes.__contains__, followers, repeat(b"type=PROCTITLE ")),
-                            map(bytes.__contains__, followers, repeat(b"type=EOE "))))
+        complete = list(map(any, map(_ENDINGS, matches)))
         if all(complete) and not others and not any(map(_LINE_OF, matches)):
             self._fold(matches)
             out = []
@@ -184,7 +207,8 @@ class RawScanner(object):
             elif done:
                 fast.append(match)
             else:
-                records = 2 + match[_MORE].count(b"\n") + match[_FOLLOWERS].count(b"\n")
+                records = (2 + match[_MORE].count(b"\n") + match[_SKIPPED].count(b"\n")
+                           + sum(1 for index in _JOINS if match[index]))
                 items, cursor = self._slow(buf, match[_STAMP], cursor, None, records)
                 if items is None:
                     fast.append(match)      # nothing of it came later: fold it
@@ -243,11 +267,8 @@ class RawScanner(object):
                     dropped += 1 + match[_MORE].count(b"\n")
             self.reader.stats.filtered += dropped
             matches = kept
-        # An event's other records repeat its stamp: without it, identical events look alike.
-        # The key (all that is kept of the event besides its first stamp and pid) is the tuple
-        # (perms, result, rest, more, success, comm, exe, followers), built in C.
-        followers = map(bytes.replace, map(_FOLLOWERS_OF, matches), map(_STAMP_OF, matches), repeat(b""))
-        keys = list(map(tuple.__add__, map(_KEY, matches), zip(followers)))
+        # The key (all that is kept of the event besides its first stamp and pid) is built in C.
+        keys = list(map(_KEY, matches))
         self._counts.update(keys)
         deque(map(self._firsts.setdefault, keys, map(_STAMP_PID, matches)), 0)
 
@@ -288,13 +309,13 @@ class RawScanner(object):
         return out
 
     def _denials(self, inner, first, perms, count):
-        result, rest, more, success, scomm, exe, followers = inner
+        result, rest, more, success, scomm, exe = inner[:6]
         stamp, pid = first
         event = line_reader.Event(_stamp(stamp))
         event.syscall = _cached(self._syscalls, (success, scomm, exe), _syscall_fields)
         parsed = _cached(self._rests, rest, _parse_rest)
         if more or not parsed or self.in_scope is None or self.in_scope(parsed[0].type):
-            event.cwd, event.paths, event.argv = _cached(self._joined, followers, self._join_followers)
+            event.cwd, event.paths, event.argv = _cached(self._joined, inner[6:12], self._join_records)
         out = []
         if perms and parsed:
             out.append(line_reader.build_denial(event, result.decode(), perms, parsed, int(pid), count))
@@ -305,17 +326,18 @@ class RawScanner(object):
                     out.append(denial._replace(count=count))
         return out
 
-    def _join_followers(self, followers):
-        """(cwd, paths, argv) of an event's CWD/PATH/PROCTITLE records, each record parsed once."""
+    def _join_records(self, texts):
+        """(cwd, paths, argv) of an event's CWD/PATH/PROCTITLE texts, each record parsed once."""
         scratch = line_reader.Event(None)
-        for line in followers.split(b"\n")[1:]:
-            cwd, paths, argv = _cached(self._records, line, _record_joins)
-            if cwd is not None:
-                scratch.cwd = cwd
-            if paths and len(scratch.paths) < 16:
-                scratch.paths.extend(paths)
-            if argv is not None:
-                scratch.argv = argv
+        for rtype, text in zip(_JOIN_TYPES, texts):
+            if text:
+                cwd, paths, argv = _cached(self._records, (rtype, text), _record_joins)
+                if cwd is not None:
+                    scratch.cwd = cwd
+                if paths and len(scratch.paths) < 16:
+                    scratch.paths.extend(paths)
+                if argv is not None:
+                    scratch.argv = argv
         return scratch.cwd, scratch.paths, scratch.argv
 
     def _perms_of(self, variants, parsed):
@@ -361,12 +383,12 @@ def _syscall_fields(key):
             "exe": exe.decode("utf-8", "replace")}
 
 
-def _record_joins(line):
-    """What one CWD/PATH/PROCTITLE record (stamp removed) adds to its event: (cwd, paths, argv)."""
+def _record_joins(record):
+    """What one CWD/PATH/PROCTITLE record (type, text after the stamp) adds to its event:
+    (cwd, paths, argv), as the line reader's join takes it."""
+    rtype, text = record
     one = line_reader.Event(None)
-    text = line.decode("utf-8", "replace")
-    rtype = text[text.find("type=") + 5:].partition(" ")[0]
-    one.join(rtype, text.partition("): ")[2])
+    one.join(rtype, text[1:].decode("utf-8", "replace"))
     return one.cwd, tuple(one.paths), one.argv if rtype == "PROCTITLE" else None
 
 
