@@ -2,15 +2,15 @@
 
 Reading a million-line audit.log line by line in Python is what makes audit2allow slow. Here the
 regular-expression engine walks large binary chunks and picks out each AVC event as the kernel
-writes it: the AVC record, then its SYSCALL record, then CWD, PATH, PROCTITLE and EOE records of
-the same stamp. Identical events (same AVC text apart from the pid, same SYSCALL outcome and
-program, same CWD/PATH/PROCTITLE) are counted in C (``collections.Counter``), and only the
-first event of each distinct kind becomes a :class:`Denial`, whose ``count`` says how many it
-stands for.
+writes it: the AVC record(s), its SYSCALL record, auxiliary records (skipped), then CWD, PATH,
+PROCTITLE and EOE records of the same stamp. Identical events (same AVC text apart from the pid,
+same SYSCALL outcome and program, same CWD/PATH/PROCTITLE) are counted in C
+(``collections.Counter``), and only the first event of each distinct kind becomes a
+:class:`Denial`, whose ``count`` says how many it stands for.
 
-Everything else that matters (SELINUX_ERR, USER_AVC, MAC_POLICY_LOAD, an AVC whose SYSCALL
-does not follow it directly, ``ausearch -i`` stamps, and any line that does not start like a
-record: blank, damaged, syslog-form …) goes to :class:`AuditReader` line by line, so both paths
+Everything else that matters (SELINUX_ERR, USER_AVC, MAC_POLICY_LOAD, an AVC event laid out
+otherwise, ``ausearch -i`` stamps, and any line that does not start like a record: blank,
+damaged, syslog-form …) goes to :class:`AuditReader` line by line, so both paths
 give the same denials (``tests/avc/test_scan.py`` checks it on generated and damaged logs).
 Memory is bounded: a chunk, the carried tail of the last event, at most :data:`FOLD_LIMIT`
 distinct events before they are handed on, and parse caches of :data:`CACHE_SIZE` entries.
