@@ -20,7 +20,7 @@ import os
 import pickle
 import re
 import signal
-from collections import Counter, deque
+from collections import Counter
 from operator import itemgetter
 
 from postmulti_selinux.avc import reader as line_reader
@@ -115,8 +115,8 @@ class RawScanner(object):
     def __init__(self, reader, in_scope=None):
         self.reader = reader
         self.in_scope = in_scope
-        self._counts = Counter()
-        self._firsts = {}
+        self._counts = Counter()     # id of a first (stamp, pid) below -> events of that key
+        self._firsts = {}            # an event's key -> (stamp, pid) of its first event
         self._perms = {}
         self._joined = {}        # an event's CWD/PATH/PROCTITLE texts -> (cwd, paths, argv)
         self._rests = {}         # an AVC record's text after pid= -> its parsed fields
@@ -268,9 +268,10 @@ class RawScanner(object):
             self.reader.stats.filtered += dropped
             matches = kept
         # The key (all that is kept of the event besides its first stamp and pid) is built in C.
-        keys = list(map(_KEY, matches))
-        self._counts.update(keys)
-        deque(map(self._firsts.setdefault, keys, map(_STAMP_PID, matches)), 0)
+        # Each distinct key keeps the (stamp, pid) of its first event; events are counted by
+        # that object's id, one small-integer lookup instead of a second one by the long key.
+        firsts = map(self._firsts.setdefault, map(_KEY, matches), map(_STAMP_PID, matches))
+        self._counts.update(map(id, firsts))
 
     # -- folded events -> denials -----------------------------------------------------------
     def flush(self):
@@ -293,10 +294,10 @@ class RawScanner(object):
             inner = (key[1:], apart[raw])
             entry = merged.get(inner)
             if entry is None:
-                merged[inner] = [first, [raw], counts[key]]
+                merged[inner] = [first, [raw], counts[id(first)]]
             else:
                 entry[1].append(raw)
-                entry[2] += counts[key]
+                entry[2] += counts[id(first)]
         out = []
         stats = self.reader.stats
         denials, perms_of = self._denials, self._perms_of
