@@ -65,7 +65,7 @@ _AVC_EVENT = (
     + _joined(b"CWD", b"cwd") + _joined(b"PATH", b"path0") + _joined(b"PATH", b"path1")
     + _joined(b"PATH", b"path2") + _joined(b"PATH", b"path3") + _joined(b"PROCTITLE", b"title") +
     rb"(?:\n" + _NODE + rb"type=EOE msg=audit\((?P=stamp)\)(?P<eoe>:)[^\n]*)?"
-    rb"(?!\n" + _NODE + rb"type=[A-Z_]{1,32}" + _SAME + rb")")
+    rb"(?!\n" + _NODE + rb"type=[A-Z0-9_]{1,32}" + _SAME + rb")")
 # Records that open an event the line reader must see.
 _OPENERS = rb"AVC|USER_AVC|SELINUX_ERR|USER_SELINUX_ERR|MAC_POLICY_LOAD"
 # The start of a line the line reader surely takes for a record; any other line (blank, damaged,
