@@ -94,6 +94,7 @@ _STAMP_PID = itemgetter(_STAMP, _PID)
 _LINE_OF, _OTHER_OF, _BLANK_OF = itemgetter(_LINE), itemgetter(_OTHER), itemgetter(_BLANK)
 _JOINED = re.compile(rb"\n" + _NODE + rb"type=(?:SYSCALL|CWD|PATH|PROCTITLE|EOE) msg=audit\(")
 _NEWLINE = re.compile(b"\n")
+_STAMP_TEXT = re.compile(rb"msg=audit\(([^()\n]{1,64})\)")
 JOIN_WINDOW = 1 << 16    # bytes after an event's first record searched for its other records
 
 
@@ -124,6 +125,7 @@ class RawScanner(object):
         self._records = {}       # one CWD/PATH/PROCTITLE record (type, text) -> what it adds
         self._unions = {}        # permission lists of events merged into one denial -> their union
         self._event = _EVENT_PLAIN   # the scanning pattern (node= prefixes once they are seen)
+        self._counted, self._counts_of_stamps = None, None    # see _stamp_counts
 
     def read(self, handle, head=b"", limit=None):
         """Yield items from a binary file object of a raw log (``head``: bytes already read).
@@ -228,6 +230,8 @@ class RawScanner(object):
             if first_line is None:
                 return None, cursor
             return self._feed([first_line]), cursor
+        if first_line is None and self._stamp_counts(buf)[stamp] <= records:
+            return None, at + 1     # no more records with its stamp in the whole buffer
         found = []
         end_window = at + JOIN_WINDOW
         load = buf.find(b"type=MAC_POLICY_LOAD ", at, end_window)
@@ -248,6 +252,14 @@ class RawScanner(object):
             if index < own or _JOINED.match(buf, start):
                 lines.append(buf[start + 1:buf.find(b"\n", position)])
         return self._feed(lines), at + 1
+
+    def _stamp_counts(self, buf):
+        """How many records of ``buf`` carry each stamp (counted once a buffer, when an event
+        without PROCTITLE or EOE makes the scanner ask whether more of its records follow;
+        older kernels write no PROCTITLE, so there every event asks)."""
+        if self._counted is not buf:
+            self._counted, self._counts_of_stamps = buf, Counter(_STAMP_TEXT.findall(buf))
+        return self._counts_of_stamps
 
     def _feed(self, lines):
         reader = self.reader
