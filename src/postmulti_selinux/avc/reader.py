@@ -222,17 +222,16 @@ class AuditReader(object):
         """Fold files (in order) into ``collection``: raw logs through the fast scanner, split
         between processes when big (:func:`.scan.collect_file`); others line by line."""
         from postmulti_selinux.avc import scan
-        with cyclic_gc_paused():
-            for path in paths:
-                plain = path != "-" and not path.endswith((".gz", ".bz2"))
-                if plain:
-                    with open_log(path, binary=True) as handle:
-                        plain = scan.is_raw_log(handle.read(1 << 16))
-                if plain:
-                    self.stats.files.append(path)
-                    scan.collect_file(self, path, collection)
-                else:
-                    collection.add_all(self.read_files([path], fold=True))
+        for path in paths:
+            plain = path != "-" and not path.endswith((".gz", ".bz2"))
+            if plain:
+                with open_log(path, binary=True) as handle:
+                    plain = scan.is_raw_log(handle.read(1 << 16))
+            if plain:
+                self.stats.files.append(path)
+                scan.collect_file(self, path, collection)
+            else:
+                collection.add_all(self.read_files([path], fold=True))
         return collection
 
     # -- one line -------------------------------------------------------------------------
@@ -355,10 +354,11 @@ class AuditReader(object):
 
 @contextlib.contextmanager
 def cyclic_gc_paused():
-    """Pause Python's cycle collector while a log is read. Reading makes millions of
-    short-lived tuples and no reference cycles, so the collector's passes over them find nothing
-    and cost about a fifth of the time (more while a worker's result is unpickled); reference
-    counting still frees everything, and the collector runs again afterwards."""
+    """Pause Python's cycle collector while a log is read and triaged (:func:`.analysis.analyse`
+    holds it around both). Reading makes millions of short-lived tuples and no reference cycles,
+    so the collector's passes over them find nothing and cost about a fifth of the time (more
+    while a worker's result is unpickled); reference counting still frees everything, and the
+    collector runs again afterwards."""
     enabled = gc.isenabled()
     gc.disable()
     try:

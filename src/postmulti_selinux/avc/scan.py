@@ -43,7 +43,7 @@ _SAME = rb" msg=audit\((?P=stamp)\):"
 _READ = rb"(?:AVC|USER_AVC|SELINUX_ERR|USER_SELINUX_ERR|MAC_POLICY_LOAD|SYSCALL|CWD|PATH|PROCTITLE|EOE) "
 
 
-def _joined(rtype, group):
+def _optional_record(rtype, group):
     """An optional record of the event whose text after the stamp is captured (with its
     leading space, so that a present record is never an empty group)."""
     return rb"(?:\n" + _NODE + rb"type=" + rtype + _SAME + rb"(?P<" + group + rb"> [^\n]*))?"
@@ -62,8 +62,10 @@ _AVC_EVENT = (
     rb"success=(?P<success>yes|no) [^\n]* comm=(?P<scomm>" + _VALUE + rb") "
     rb"exe=(?P<exe>" + _VALUE + rb")[^\n]*"
     rb"(?P<skipped>(?:\n" + _NODE + rb"type=(?!" + _READ + rb")[A-Z_]{1,32}" + _SAME + rb"[^\n]*){0,16})"
-    + _joined(b"CWD", b"cwd") + _joined(b"PATH", b"path0") + _joined(b"PATH", b"path1")
-    + _joined(b"PATH", b"path2") + _joined(b"PATH", b"path3") + _joined(b"PROCTITLE", b"title") +
+    + _optional_record(b"CWD", b"cwd")
+    + _optional_record(b"PATH", b"path0") + _optional_record(b"PATH", b"path1")
+    + _optional_record(b"PATH", b"path2") + _optional_record(b"PATH", b"path3")
+    + _optional_record(b"PROCTITLE", b"title") +
     rb"(?:\n" + _NODE + rb"type=EOE msg=audit\((?P=stamp)\)(?P<eoe>:)[^\n]*)?"
     rb"(?!\n" + _NODE + rb"type=[A-Z0-9_]{1,32}" + _SAME + rb")")
 # Records that open an event the line reader must see.
