@@ -311,6 +311,27 @@ def test_lines_the_scanner_does_not_know_go_to_the_line_reader(tmp_path):
     assert counts["lines"] == len(lines) and counts["foreign"] == 1
 
 
+def test_an_event_with_a_record_after_its_proctitle_goes_to_the_line_reader(tmp_path):
+    """The scan pattern once matched such an event anyway, by cutting the PROCTITLE record short
+    (the check that the next line has another stamp then saw the rest of that line): the event
+    counted as complete and the PATH record after it, the only one with the inode, was lost."""
+    stamp = "1700000000.100:5"
+    lines = ['type=AVC msg=audit({}): avc:  denied  {{ rename }} for  pid=9 comm="master" name="x" '
+             'dev="vda1" ino=14 scontext=system_u:system_r:postfix_master_t:s0 '
+             'tcontext=system_u:object_r:var_spool_t:s0 tclass=file permissive=0'.format(stamp),
+             'type=SYSCALL msg=audit({}): arch=c000003e syscall=82 success=no exit=-13 items=2 ppid=1 '
+             'pid=9 comm="master" exe="/usr/lib/postfix/sbin/master" key=(null)'.format(stamp),
+             'type=PATH msg=audit({}): item=0 name="/var/spool/postfix-sub/d1/y" inode=13 '
+             'dev=fe:01'.format(stamp),
+             "type=PROCTITLE msg=audit({}): proctitle=6D6173746572".format(stamp),
+             'type=PATH msg=audit({}): item=1 name="/var/spool/postfix-sub/d2/x" inode=14 '
+             'dev=fe:01'.format(stamp)]
+    log = tmp_path / "audit.log"
+    log.write_text("\n".join(lines) + "\n")
+    groups = assert_same(str(log))[0]
+    assert [g[4] for g in groups] == ["/var/spool/postfix-sub/d2/x"]
+
+
 with open(VM_CAPTURE, "rb") as _handle:
     CAPTURE_LINES = _handle.read().split(b"\n")[:120]
 

@@ -52,7 +52,7 @@ def _optional_record(rtype, group):
 # An AVC event in the kernel's order: its AVC record(s), the SYSCALL record, auxiliary records
 # the line reader ignores (EXECVE, SOCKADDR …, skipped), then CWD, up to four PATH records,
 # PROCTITLE and EOE, each optional. The next line must not carry the same stamp: an event laid
-# out otherwise does not match here and goes to the line reader whole.
+# out otherwise (five PATH records, say) does not match here and goes to the line reader whole.
 _AVC_EVENT = (
     _NODE + rb"type=AVC msg=audit\((?P<stamp>[0-9]{1,20}\.[0-9]{1,9}:[0-9]{1,20})\): "
     rb"avc:  (?P<result>denied|granted)  \{(?P<perms>[^{}\n]{1,4096})\} for  "
@@ -67,7 +67,9 @@ _AVC_EVENT = (
     + _optional_record(b"PATH", b"path2") + _optional_record(b"PATH", b"path3")
     + _optional_record(b"PROCTITLE", b"title") +
     rb"(?:\n" + _NODE + rb"type=EOE msg=audit\((?P=stamp)\)(?P<eoe>:)[^\n]*)?"
-    rb"(?!\n" + _NODE + rb"type=[A-Z0-9_]{1,32}" + _SAME + rb")")
+    # It ends at the end of a line (no group may give back the end of its line to pass the
+    # check after it), and the next line must not carry the same stamp.
+    rb"(?![^\n])(?!\n" + _NODE + rb"type=[A-Z0-9_]{1,32}" + _SAME + rb")")
 # Records that open an event the line reader must see.
 _OPENERS = rb"AVC|USER_AVC|SELINUX_ERR|USER_SELINUX_ERR|MAC_POLICY_LOAD"
 # The start of a line the line reader surely takes for a record; any other line (blank, damaged,
