@@ -5,11 +5,12 @@
 SHELL := /bin/bash
 VENV  := .venv
 PY    := $(VENV)/bin/python
-# Debian packages the host needs: the real SELinux userspace and policy, Postfix, and the VM bed.
+# Debian packages the host needs: the real SELinux userspace and policy, Postfix, the VM bed, and
+# a C compiler with the Python headers for the scanner's optional native walker (avc/_fastscan.c).
 DEB_PACKAGES := selinux-policy-default selinux-utils policycoreutils policycoreutils-python-utils \
 	semodule-utils checkpolicy setools python3-selinux python3-setools python3-semanage \
 	python3-venv python3-pip postfix auditd qemu-system-x86 qemu-utils mmdebstrap e2fsprogs \
-	vagrant ca-certificates
+	vagrant ca-certificates gcc libc6-dev python3-dev
 
 .PHONY: test demo deps venv lint clean bench
 
@@ -43,4 +44,4 @@ bench: venv
 	PY=$(PY) bench/run_all.sh
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info
+	rm -rf $(VENV) build *.egg-info src/*.egg-info src/postmulti_selinux/avc/_fastscan*.so

@@ -87,7 +87,9 @@ def test_verbose_says_how_the_log_and_policy_were_read(debian, tmp_path, monkeyp
             "--file-contexts", debian.file_contexts, "--store", "default"]
     first, second = run(*args), run(*args)
     assert first.exit_code == 0 and second.exit_code == 0, first.output
-    assert "1 of 1 file(s) read by the fast raw-log scanner" in first.output
+    assert "1 of 1 file(s) read by the fast raw-log scanner (native walker;" in first.output
+    monkeypatch.setattr("postmulti_selinux.avc.scan._fastscan", None)
+    assert "scanner (pure-Python pattern;" in run(*args).output
     assert "via setools" in first.output or "via sesearch" in first.output
     assert ": 0 answers from it" in first.output and str(tmp_path) in first.output
     assert ", 0 read from the policy" in second.output

@@ -23,13 +23,21 @@ sys.path.insert(0, os.path.join(REPO, "bench"))
 import gen_audit_log  # noqa: E402
 
 
-def summary(path, fold, since_last_load=False, **window):
+def summary(path, fold, since_last_load=False, native=True, **window):
+    """What a log says, read by the scanner (``fold``: with the native walker, or only with
+    the scan pattern) or by the line reader."""
     reader = AuditReader(**window)
     collection = Collection(Scope(["httpd_t"]), since_last_load=since_last_load)
-    if fold:
-        reader.collect([path], collection)
-    else:
-        collection.add_all(reader.read_files([path]))
+    walker = scan._fastscan
+    if not native:
+        scan._fastscan = None
+    try:
+        if fold:
+            reader.collect([path], collection)
+        else:
+            collection.add_all(reader.read_files([path]))
+    finally:
+        scan._fastscan = walker
     groups = sorted((
         (g.source, g.target, g.tclass, g.result, g.path, g.path_from, g.name, g.dev, g.ino, g.port,
          tuple(sorted(g.perms)), g.count, str(g.first), g.comm, g.exe, g.permissive,
@@ -46,6 +54,7 @@ def summary(path, fold, since_last_load=False, **window):
 def assert_same(path, **kwargs):
     fast, slow = summary(path, True, **kwargs), summary(path, False, **kwargs)
     assert fast == slow
+    assert summary(path, True, native=False, **kwargs) == slow
     return fast
 
 
@@ -356,3 +365,4 @@ def test_damaged_raw_logs_never_raise_and_read_alike(tmp_path_factory, cuts):
     fast, slow = summary(str(log), True), summary(str(log), False)
     assert fast[:4] == slow[:4]         # denials, SELinux errors, out-of-scope tallies, loads
     assert fast[4]["lines"] == slow[4]["lines"] and fast[4]["avc"] == slow[4]["avc"]
+    assert summary(str(log), True, native=False) == fast

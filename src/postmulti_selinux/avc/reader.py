@@ -63,6 +63,7 @@ class ReadStats(object):
         self.files = []         # type: list
         self.scanned = 0        # files read by the fast raw-log scanner (the rest line by line)
         self.processes = 1      # most processes one file was split between
+        self.walker = None      # how the scanner walked raw logs: "native" (C) or "pattern" (re)
 
     def as_dict(self):
         return dict((k, v) for k, v in vars(self).items())

@@ -8,6 +8,11 @@ same SYSCALL outcome and program, same CWD/PATH/PROCTITLE) are counted in C
 (``collections.Counter``), and only the first event of each distinct kind becomes a
 :class:`Denial`, whose ``count`` says how many it stands for.
 
+Where the optional native walker (``_fastscan.c``, built at install time when a C compiler is
+there) is present, it walks the chunks instead of the pattern: it reads exactly as the pattern
+does (``tests/avc/test_fastscan.py`` compares the two) but folds complete events itself, so
+that only distinct events and what the line reader must see reach Python.
+
 Everything else that matters (SELINUX_ERR, USER_AVC, MAC_POLICY_LOAD, an AVC event laid out
 otherwise, ``ausearch -i`` stamps, and any line that does not start like a record: blank,
 damaged, syslog-form …) goes to :class:`AuditReader` line by line, so both paths
@@ -25,6 +30,11 @@ from operator import itemgetter
 
 from postmulti_selinux.avc import reader as line_reader
 from postmulti_selinux.avc.records import Stamp
+
+try:        # the native walker (_fastscan.c), built where a C compiler was at install time
+    from postmulti_selinux.avc import _fastscan
+except ImportError:     # pragma: no cover - the pure-Python scanner does the same, slower
+    _fastscan = None
 
 CHUNK = 4 << 20          # bytes read at a time
 PARALLEL_MIN = 8 << 20   # bytes of log per worker process, at least
@@ -117,11 +127,16 @@ class RawScanner(object):
     and line parser it shares), folding identical AVC events. Denials of domains ``in_scope``
     rejects are only counted by the collection: their paths are not worked out."""
 
-    def __init__(self, reader, in_scope=None):
+    def __init__(self, reader, in_scope=None, native=None):
         self.reader = reader
         self.in_scope = in_scope
+        # The native walker folds events itself; it knows no time window (reader.since/until).
+        self.native = bool(_fastscan and native is not False and reader.since is None
+                           and reader.until is None)
+        reader.stats.walker = "native" if self.native else "pattern"
         self._counts = Counter()     # id of a first (stamp, pid) below -> events of that key
         self._firsts = {}            # an event's key -> (stamp, pid) of its first event
+        self._folded = {}            # natively: key bytes -> [stamp, pid, count, key]
         self._perms = {}
         self._joined = {}        # an event's CWD/PATH/PROCTITLE texts -> (cwd, paths, argv)
         self._rests = {}         # an AVC record's text after pid= -> its parsed fields
@@ -172,6 +187,8 @@ class RawScanner(object):
     def _chunk(self, buf, end):
         """Items completed by ``buf[:end]`` (a list; log order is kept around policy loads);
         what follows ``end`` is only searched for records of events that started before it."""
+        if self.native:
+            return self._walk(buf, end)
         stats = self.reader.stats
         matches = self._event.findall(buf, 0, end)
         # Lines the line reader is shown (and counts): other (or blank) lines.
@@ -192,6 +209,45 @@ class RawScanner(object):
         else:
             out = self._in_order(buf, matches, complete)
         if len(self._counts) > FOLD_LIMIT:
+            out.extend(self.flush())
+        return out
+
+    def _walk(self, buf, end):
+        """:meth:`_chunk` with the native walker: it folds complete events itself and stops,
+        in log order, at what the line reader must see and at events that may have more
+        records later; these are handled as :meth:`_in_order` handles them."""
+        walk, reader = _fastscan.walk, self.reader
+        out, position, cursor, lines, others = [], 0, 0, 0, 0
+        while True:
+            kind, position, newlines, payload = walk(buf, position, end, self._event is _EVENT, self._folded)
+            lines += newlines
+            if kind == _fastscan.DONE:
+                break
+            if kind == _fastscan.SWITCH:
+                self._event = _EVENT        # a multi-node log: read with node= prefixes from here
+            elif kind == _fastscan.OTHER or kind == _fastscan.BLANK:
+                others += 1
+                out.extend(reader.line((payload or b"").decode("utf-8", "replace")) or ())
+            elif kind == _fastscan.LINE:
+                line, otype, ostamp = payload
+                items, cursor = self._slow(buf, ostamp, cursor, line)
+                if otype == b"MAC_POLICY_LOAD":
+                    out.extend(self.flush())
+                out.extend(items)
+            else:                           # an event without PROCTITLE or EOE
+                stamp, pid, records, raw_key, key = payload
+                items, cursor = self._slow(buf, stamp, cursor, None, records)
+                if items is None:           # nothing of it came later: fold it
+                    entry = self._folded.get(raw_key)
+                    if entry is None:
+                        self._folded[raw_key] = [stamp, pid, 1, key]
+                    else:
+                        entry[2] += 1
+                else:
+                    out.extend(items)
+        reader.stats.lines += lines - 1
+        reader.stats.records += lines - 1 - others
+        if len(self._folded) > FOLD_LIMIT:
             out.extend(self.flush())
         return out
 
@@ -296,24 +352,29 @@ class RawScanner(object):
         Events that differ only in their permissions become one denial with all of them (the
         line reader's groups merge them the same way), which keeps this step small.
         """
-        counts, firsts = self._counts, self._firsts
-        self._counts, self._firsts = Counter(), {}
+        if self.native:
+            folded, self._folded = self._folded, {}
+            events = [(key, (stamp, pid), count) for stamp, pid, count, key in folded.values()]
+        else:
+            counts, firsts = self._counts, self._firsts
+            self._counts, self._firsts = Counter(), {}
+            events = [(key, first, counts[id(first)]) for key, first in firsts.items()]
         # A name_bind's port is src=, not dest=: such events stay apart; so does an event whose
         # permissions do not parse (it must not spoil the others' merge).
         apart, parsed = {}, {}
-        for raw in set(map(itemgetter(0), firsts)):
+        for raw in set(event[0][0] for event in events):
             valid = parsed[raw] = _cached(self._perms, raw, _parse_perms)
             apart[raw] = (b"name_bind" in raw, None if valid else raw)
         merged = {}
-        for key, first in firsts.items():
+        for key, first, count in events:
             raw = key[0]
             inner = (key[1:], apart[raw])
             entry = merged.get(inner)
             if entry is None:
-                merged[inner] = [first, [raw], counts[id(first)]]
+                merged[inner] = [first, [raw], count]
             else:
                 entry[1].append(raw)
-                entry[2] += counts[id(first)]
+                entry[2] += count
         out = []
         stats = self.reader.stats
         denials, perms_of = self._denials, self._perms_of

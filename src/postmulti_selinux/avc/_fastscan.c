@@ -1,0 +1,561 @@
+/* Optional native walker for the raw-log scanner (scan.py). Pure Python works without it.
+ *
+ * It reads a buffer exactly as scan.py's _EVENT pattern reads it with findall (the pattern is
+ * the definition; tests/avc/test_fastscan.py compares the two on generated and damaged logs),
+ * but it does not hand every AVC event back to Python: an event complete in the kernel's
+ * layout (one that came with its PROCTITLE or EOE record) is folded here, into a dict
+ *     key bytes -> [stamp, pid, count, key tuple]
+ * whose key is the event without its stamp and pid (the same 14 fields as scan._KEY, joined
+ * by newlines; only "more" can hold newlines, and it sits between fixed fields, so the join is
+ * unambiguous). Everything else stops the walk and is returned, in log order:
+ *
+ *     walk(buf, pos, end, node, firsts) -> (kind, new_pos, newlines, payload)
+ *
+ * pos is the offset of a '\n' (the pattern starts each match at one); only buf[:end] is read.
+ * newlines counts the '\n' in buf[pos:new_pos]. Kinds and payloads:
+ *   DONE        None                                      nothing more before end
+ *   OTHER       the line (bytes)                          not a record: for the line reader
+ *   BLANK       None                                      an empty line
+ *   LINE        (line, type, stamp)                       a record that opens an event for
+ *                                                         the line reader (AVC laid out otherwise,
+ *                                                         USER_AVC, SELINUX_ERR, MAC_POLICY_LOAD …)
+ *   INCOMPLETE  (stamp, pid, records, key bytes, key)     an AVC event without PROCTITLE/EOE:
+ *                                                         scan.py decides whether to fold it
+ *   SWITCH      None                                      without node= prefixes (node=0) a line
+ *                                                         starting "node=" was met: walk again
+ *                                                         from new_pos with node=1
+ * Written against the C API of Python 3.6 and later.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+enum { DONE, OTHER, BLANK, LINE, INCOMPLETE, SWITCH };
+enum { K_PERMS, K_RESULT, K_REST, K_MORE, K_SUCCESS, K_COMM, K_EXE, K_CWD,
+       K_PATH0, K_PATH1, K_PATH2, K_PATH3, K_TITLE, K_EOE, K_FIELDS };
+
+typedef struct { const char *s; Py_ssize_t n; } span;
+
+typedef struct {
+    const char *end;    /* the buffer's end (endpos): nothing at or after it is read */
+    int node;           /* node= prefixes allowed */
+    int saw_node;       /* without them, a line starting "node=" was looked at */
+} walker;
+
+typedef struct {
+    span stamp, pid, f[K_FIELDS];
+    Py_ssize_t records; /* records of the event (EOE not counted, as scan.py counts them) */
+    Py_ssize_t lines;   /* lines it spans */
+    const char *last;   /* the '\n' (or end) after its last line */
+} event;
+
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+static int is_upper_hex(char c) { return is_digit(c) || (c >= 'A' && c <= 'F'); }
+static int is_lower_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f'); }
+static int is_type_char(char c) { return (c >= 'A' && c <= 'Z') || c == '_'; }
+
+static const char *line_end(const walker *w, const char *p)
+{
+    const char *q = memchr(p, '\n', (size_t)(w->end - p));
+    return q ? q : w->end;
+}
+
+/* p + len(lit) if the text at p starts with lit, else NULL. */
+static const char *literal(const walker *w, const char *p, const char *lit, Py_ssize_t n)
+{
+    if (p == NULL || w->end - p < n || memcmp(p, lit, (size_t)n) != 0)
+        return NULL;
+    return p + n;
+}
+#define LIT(w, p, s) literal((w), (p), (s), (Py_ssize_t)(sizeof(s) - 1))
+
+/* The start of a line's record text: after "node=[^ \n]{1,255} " when prefixes are allowed.
+ * Without them a line starting "node=" is only noted (the caller walks again with them). */
+static const char *record_start(walker *w, const char *p)
+{
+    if (w->end - p >= 5 && memcmp(p, "node=", 5) == 0) {
+        const char *q = p + 5;
+        if (!w->node) {
+            w->saw_node = 1;
+            return p;
+        }
+        while (q < w->end && q - p < 5 + 256 && *q != ' ' && *q != '\n')
+            q++;
+        if (q - (p + 5) >= 1 && q - (p + 5) <= 255 && q < w->end && *q == ' ')
+            return q + 1;
+    }
+    return p;
+}
+
+/* " msg=audit(STAMP):" at p (the stamp as the event's). */
+static const char *same_stamp(const walker *w, const char *p, span stamp)
+{
+    p = LIT(w, p, " msg=audit(");
+    p = literal(w, p, stamp.s, stamp.n);
+    return LIT(w, p, "):");
+}
+
+/* A record of the event's stamp on the line starting at p ('\n' before it), of type rtype:
+ * the text after "):" (its end through *last), or NULL. */
+static const char *same_record(walker *w, const char *p, const char *rtype, Py_ssize_t n,
+                               span stamp, const char **last)
+{
+    const char *q;
+    if (p >= w->end)
+        return NULL;
+    q = record_start(w, p);
+    q = LIT(w, q, "type=");
+    q = literal(w, q, rtype, n);
+    q = same_stamp(w, q, stamp);
+    if (q == NULL)
+        return NULL;
+    *last = line_end(w, q);
+    return q;
+}
+
+/* An optional record whose text after the stamp must begin with a space (captured with it). */
+static int optional_record(walker *w, const char **lineend, const char *rtype, span stamp,
+                           span *out, event *ev)
+{
+    const char *last = NULL;
+    const char *q = same_record(w, *lineend + 1, rtype, (Py_ssize_t)strlen(rtype), stamp, &last);
+    if (q == NULL || q >= w->end || *q != ' ')
+        return 0;
+    out->s = q;
+    out->n = last - q;
+    *lineend = last;
+    ev->records++;
+    ev->lines++;
+    return 1;
+}
+
+/* SYSCALL's comm=/exe= value: "quoted", or hex digits, (null) or ? followed by a space. */
+static const char *value(const walker *w, const char *p, const char *lineend)
+{
+    const char *q;
+    if (p >= lineend)
+        return NULL;
+    if (*p == '"') {
+        q = memchr(p + 1, '"', (size_t)(lineend - p - 1));
+        return q ? q + 1 : NULL;
+    }
+    q = p;
+    if (is_upper_hex(*q)) {
+        while (q < lineend && is_upper_hex(*q))
+            q++;
+    } else if ((q = LIT(w, p, "(null)")) == NULL && (q = LIT(w, p, "?")) == NULL) {
+        return NULL;
+    }
+    return (q < lineend && *q == ' ') ? q : NULL;
+}
+
+static const char *const READ_TYPES[] = {"AVC", "USER_AVC", "SELINUX_ERR", "USER_SELINUX_ERR",
+    "MAC_POLICY_LOAD", "SYSCALL", "CWD", "PATH", "PROCTITLE", "EOE", NULL};
+static const char *const OPENERS[] = {"AVC", "USER_AVC", "SELINUX_ERR", "USER_SELINUX_ERR",
+    "MAC_POLICY_LOAD", NULL};
+
+/* A run of chars of a class, at least 1 and at most max long; its end, or NULL. */
+static const char *run(const walker *w, const char *p, int (*in)(char), Py_ssize_t max)
+{
+    const char *q = p;
+    if (p == NULL)
+        return NULL;
+    while (q < w->end && q - p <= max && in(*q))
+        q++;
+    return (q - p >= 1 && q - p <= max) ? q : NULL;
+}
+
+static int is_type_or_digit(char c) { return is_type_char(c) || is_digit(c); }
+
+/* The line at p is "type=[A-Z_]{1,32}" (or [A-Z0-9_] with digits) then " msg=audit(STAMP):". */
+static const char *typed_record(walker *w, const char *p, span stamp, int digits,
+                                const char **type_start, const char **type_end)
+{
+    const char *q = record_start(w, p), *t;
+    q = LIT(w, q, "type=");
+    t = run(w, q, digits ? is_type_or_digit : is_type_char, 32);
+    if (t == NULL)
+        return NULL;
+    if (type_start) {
+        *type_start = q;
+        *type_end = t;
+    }
+    return same_stamp(w, t, stamp);
+}
+
+static int is_read_type(const char *s, Py_ssize_t n)
+{
+    int i;
+    for (i = 0; READ_TYPES[i]; i++)
+        if ((Py_ssize_t)strlen(READ_TYPES[i]) == n && memcmp(s, READ_TYPES[i], (size_t)n) == 0)
+            return 1;
+    return 0;
+}
+
+/* The AVC event starting on the line at p, in the kernel's layout; 1 if it is one. */
+static int avc_event(walker *w, const char *p, event *ev)
+{
+    const char *q = record_start(w, p), *le, *last, *s, *c;
+    int i;
+    memset(ev, 0, sizeof(*ev));
+    q = LIT(w, q, "type=AVC msg=audit(");
+    if (q == NULL)
+        return 0;
+    ev->stamp.s = q;
+    q = run(w, q, is_digit, 20);
+    q = LIT(w, q, ".");
+    q = run(w, q, is_digit, 9);
+    q = LIT(w, q, ":");
+    q = run(w, q, is_digit, 20);
+    if (q == NULL)
+        return 0;
+    ev->stamp.n = q - ev->stamp.s;
+    q = LIT(w, q, "): avc:  ");
+    if (q == NULL)
+        return 0;
+    ev->f[K_RESULT].s = q;
+    if ((s = LIT(w, q, "denied")) == NULL && (s = LIT(w, q, "granted")) == NULL)
+        return 0;
+    ev->f[K_RESULT].n = s - q;
+    q = LIT(w, s, "  {");
+    if (q == NULL)
+        return 0;
+    ev->f[K_PERMS].s = q;
+    while (q < w->end && q - ev->f[K_PERMS].s <= 4096 && *q != '{' && *q != '}' && *q != '\n')
+        q++;
+    ev->f[K_PERMS].n = q - ev->f[K_PERMS].s;
+    if (ev->f[K_PERMS].n < 1 || ev->f[K_PERMS].n > 4096)
+        return 0;
+    q = LIT(w, q, "} for  pid=");
+    ev->pid.s = q;
+    q = run(w, q, is_digit, 10);
+    q = LIT(w, q, " ");
+    if (q == NULL)
+        return 0;
+    ev->pid.n = q - 1 - ev->pid.s;
+    le = line_end(w, q);
+    ev->f[K_REST].s = q;
+    ev->f[K_REST].n = le - q;
+    ev->records = 1;
+    ev->lines = 1;
+    /* More AVC records of the same stamp. */
+    ev->f[K_MORE].s = le;
+    while (le < w->end && same_record(w, le + 1, "AVC", 3, ev->stamp, &last)) {
+        le = last;
+        ev->records++;
+        ev->lines++;
+    }
+    ev->f[K_MORE].n = le - ev->f[K_MORE].s;
+    /* The SYSCALL record. */
+    if (le >= w->end)
+        return 0;
+    q = same_record(w, le + 1, "SYSCALL", 7, ev->stamp, &last);
+    q = LIT(w, q, " arch=");
+    q = run(w, q, is_lower_hex, PY_SSIZE_T_MAX / 2);
+    q = LIT(w, q, " syscall=");
+    q = run(w, q, is_digit, PY_SSIZE_T_MAX / 2);
+    q = LIT(w, q, " ");
+    if (q == NULL)
+        return 0;
+    if ((s = LIT(w, q, "per=")) != NULL && (s = run(w, s, is_lower_hex, PY_SSIZE_T_MAX / 2)) != NULL
+            && (s = LIT(w, s, " ")) != NULL)
+        q = s;
+    q = LIT(w, q, "success=");
+    if (q == NULL)
+        return 0;
+    ev->f[K_SUCCESS].s = q;
+    if ((s = LIT(w, q, "yes")) == NULL && (s = LIT(w, q, "no")) == NULL)
+        return 0;
+    ev->f[K_SUCCESS].n = s - q;
+    s = LIT(w, s, " ");
+    if (s == NULL)
+        return 0;
+    le = last;
+    /* The last " comm=V exe=V" of the line (the pattern's [^\n]* before it is greedy). */
+    for (c = le - 6; c >= s; c--) {
+        const char *v1, *e1, *v2, *e2;
+        if (*c != ' ' || memcmp(c, " comm=", 6) != 0)
+            continue;
+        v1 = c + 6;
+        e1 = value(w, v1, le);
+        v2 = LIT(w, e1, " exe=");
+        e2 = v2 ? value(w, v2, le) : NULL;
+        if (e2 == NULL)
+            continue;
+        ev->f[K_COMM].s = v1;
+        ev->f[K_COMM].n = e1 - v1;
+        ev->f[K_EXE].s = v2;
+        ev->f[K_EXE].n = e2 - v2;
+        break;
+    }
+    if (ev->f[K_EXE].s == NULL)
+        return 0;
+    ev->records++;
+    ev->lines++;
+    /* Up to 16 records the line reader ignores. */
+    for (i = 0; i < 16 && le < w->end; i++) {
+        const char *ts, *te;
+        q = typed_record(w, le + 1, ev->stamp, 0, &ts, &te);
+        if (q == NULL || is_read_type(ts, te - ts))
+            break;
+        le = line_end(w, q);
+        ev->records++;
+        ev->lines++;
+    }
+    /* CWD, four PATH, PROCTITLE, EOE: each optional, in this order. */
+    if (le < w->end) {
+        static const char *const JOINS[] = {"CWD", "PATH", "PATH", "PATH", "PATH", "PROCTITLE"};
+        for (i = 0; i < 6 && le < w->end; i++)
+            optional_record(w, &le, JOINS[i], ev->stamp, &ev->f[K_CWD + i], ev);
+    }
+    if (le < w->end) {
+        q = record_start(w, le + 1);
+        q = LIT(w, q, "type=EOE msg=audit(");
+        q = literal(w, q, ev->stamp.s, ev->stamp.n);
+        q = LIT(w, q, ")");
+        if (q != NULL && q < w->end && *q == ':') {
+            ev->f[K_EOE].s = q;
+            ev->f[K_EOE].n = 1;
+            le = line_end(w, q);
+            ev->lines++;
+        }
+    }
+    /* The next line must not carry the same stamp. */
+    if (le < w->end && typed_record(w, le + 1, ev->stamp, 1, NULL, NULL) != NULL)
+        return 0;
+    ev->last = le;
+    return 1;
+}
+
+/* A record that opens an event for the line reader: its type (index into OPENERS) and stamp. */
+static int opener(walker *w, const char *p, span *type, span *stamp)
+{
+    const char *q = LIT(w, record_start(w, p), "type="), *s;
+    int i;
+    if (q == NULL)
+        return 0;
+    for (i = 0; OPENERS[i]; i++) {
+        s = literal(w, q, OPENERS[i], (Py_ssize_t)strlen(OPENERS[i]));
+        s = LIT(w, s, " msg=audit(");
+        if (s == NULL)
+            continue;
+        type->s = q;
+        type->n = (Py_ssize_t)strlen(OPENERS[i]);
+        stamp->s = s;
+        while (s < w->end && s - stamp->s <= 64 && *s != '(' && *s != ')' && *s != '\n')
+            s++;
+        stamp->n = s - stamp->s;
+        return stamp->n >= 1 && stamp->n <= 64 && s < w->end && *s == ')';
+    }
+    return 0;
+}
+
+/* The line at p starts like a record: "type=[A-Z_]+ msg=audit([^()\n]{1,64}):". */
+static int any_record(walker *w, const char *p)
+{
+    const char *q = LIT(w, record_start(w, p), "type="), *s;
+    q = run(w, q, is_type_char, PY_SSIZE_T_MAX / 2);
+    q = LIT(w, q, " msg=audit(");
+    if (q == NULL)
+        return 0;
+    s = q;
+    while (s < w->end && s - q <= 64 && *s != '(' && *s != ')' && *s != '\n')
+        s++;
+    return s - q >= 1 && s - q <= 64 && LIT(w, s, "):") != NULL;
+}
+
+static PyObject *bytes_of(span s)
+{
+    return PyBytes_FromStringAndSize(s.s ? s.s : "", s.s ? s.n : 0);
+}
+
+/* The key of an event: its fields joined by newlines, and as a tuple. */
+static PyObject *key_bytes(const event *ev)
+{
+    Py_ssize_t size = K_FIELDS - 1, i;
+    PyObject *out;
+    char *to;
+    for (i = 0; i < K_FIELDS; i++)
+        size += ev->f[i].s ? ev->f[i].n : 0;
+    out = PyBytes_FromStringAndSize(NULL, size);
+    if (out == NULL)
+        return NULL;
+    to = PyBytes_AS_STRING(out);
+    for (i = 0; i < K_FIELDS; i++) {
+        if (i)
+            *to++ = '\n';
+        if (ev->f[i].s && ev->f[i].n) {
+            memcpy(to, ev->f[i].s, (size_t)ev->f[i].n);
+            to += ev->f[i].n;
+        }
+    }
+    return out;
+}
+
+static PyObject *key_tuple(const event *ev)
+{
+    PyObject *out = PyTuple_New(K_FIELDS), *item;
+    Py_ssize_t i;
+    if (out == NULL)
+        return NULL;
+    for (i = 0; i < K_FIELDS; i++) {
+        if ((item = bytes_of(ev->f[i])) == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(out, i, item);
+    }
+    return out;
+}
+
+/* Count one complete event into firsts. 0 on success, -1 with an exception set. */
+static int fold(PyObject *firsts, const event *ev)
+{
+    PyObject *kb = key_bytes(ev), *entry, *count;
+    if (kb == NULL)
+        return -1;
+    entry = PyDict_GetItem(firsts, kb);          /* borrowed */
+    if (entry != NULL && PyList_Check(entry) && PyList_GET_SIZE(entry) == 4) {
+        Py_DECREF(kb);
+        count = PyLong_FromSsize_t(PyLong_AsSsize_t(PyList_GET_ITEM(entry, 2)) + 1);
+        if (count == NULL)
+            return -1;
+        return PyList_SetItem(entry, 2, count);  /* steals count */
+    }
+    entry = Py_BuildValue("[NNiN]", bytes_of(ev->stamp), bytes_of(ev->pid), 1, key_tuple(ev));
+    if (entry == NULL || PyDict_SetItem(firsts, kb, entry) < 0) {
+        Py_XDECREF(entry);
+        Py_DECREF(kb);
+        return -1;
+    }
+    Py_DECREF(entry);
+    Py_DECREF(kb);
+    return 0;
+}
+
+static PyObject *result(int kind, const char *base, const char *pos, Py_ssize_t newlines,
+                        PyObject *payload)
+{
+    if (payload == NULL)
+        return NULL;
+    return Py_BuildValue("(innN)", kind, (Py_ssize_t)(pos - base), newlines, payload);
+}
+
+static PyObject *walk(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    Py_ssize_t pos, endpos, newlines = 0;
+    int node;
+    PyObject *firsts, *out = NULL;
+    walker w;
+    const char *base, *nl;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*nnpO!", &view, &pos, &endpos, &node, &PyDict_Type, &firsts))
+        return NULL;
+    base = (const char *)view.buf;
+    if (endpos > view.len)
+        endpos = view.len;
+    if (pos < 0 || pos > endpos) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "pos out of range");
+        return NULL;
+    }
+    w.end = base + endpos;
+    w.node = node;
+    nl = base + pos;
+    for (;;) {
+        const char *p, *le;
+        event ev;
+        span type, stamp;
+        /* Find the next '\n' at or after nl: the pattern starts each match at one. */
+        if (nl < w.end && *nl != '\n') {
+            const char *q = memchr(nl, '\n', (size_t)(w.end - nl));
+            nl = q ? q : w.end;
+        }
+        if (nl >= w.end || nl + 1 >= w.end) {
+            if (nl < w.end)
+                newlines++;
+            out = result(DONE, base, w.end, newlines, (Py_INCREF(Py_None), Py_None));
+            break;
+        }
+        p = nl + 1;
+        w.saw_node = 0;
+        if (!w.node && w.end - p >= 5 && memcmp(p, "node=", 5) == 0) {
+            out = result(SWITCH, base, nl, newlines, (Py_INCREF(Py_None), Py_None));
+            break;
+        }
+        if (avc_event(&w, p, &ev) && !w.saw_node) {
+            if (ev.f[K_TITLE].s || ev.f[K_EOE].s) {
+                if (fold(firsts, &ev) < 0)
+                    break;
+                newlines += ev.lines;
+                nl = ev.last;
+                continue;
+            }
+            {
+                PyObject *kb = key_bytes(&ev);
+                PyObject *payload = kb ? Py_BuildValue("(NNnON)", bytes_of(ev.stamp), bytes_of(ev.pid),
+                                                       ev.records, kb, key_tuple(&ev)) : NULL;
+                Py_XDECREF(kb);
+                out = result(INCOMPLETE, base, ev.last, newlines + ev.lines, payload);
+            }
+            break;
+        }
+        if (w.saw_node) {
+            out = result(SWITCH, base, nl, newlines, (Py_INCREF(Py_None), Py_None));
+            break;
+        }
+        le = line_end(&w, p);
+        if (opener(&w, p, &type, &stamp)) {
+            span line;
+            line.s = p;
+            line.n = le - p;
+            out = result(LINE, base, le, newlines + 1,
+                         Py_BuildValue("(NNN)", bytes_of(line), bytes_of(type), bytes_of(stamp)));
+            break;
+        }
+        if (any_record(&w, p)) {
+            newlines++;
+            nl = le;
+            continue;
+        }
+        if (*p == '\n') {
+            out = result(BLANK, base, p, newlines + 1, (Py_INCREF(Py_None), Py_None));
+            break;
+        }
+        {
+            span line;
+            line.s = p;
+            line.n = le - p;
+            out = result(OTHER, base, le, newlines + 1, bytes_of(line));
+        }
+        break;
+    }
+    PyBuffer_Release(&view);
+    return out;
+}
+
+static PyMethodDef methods[] = {
+    {"walk", walk, METH_VARARGS, "walk(buf, pos, end, node, firsts) -> (kind, pos, newlines, payload)"},
+    {NULL, NULL, 0, NULL}
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_fastscan", "Native walker for postmulti_selinux.avc.scan.", -1, methods,
+    NULL, NULL, NULL, NULL
+};
+
+PyMODINIT_FUNC PyInit__fastscan(void)
+{
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    if (PyModule_AddIntConstant(m, "DONE", DONE) < 0 || PyModule_AddIntConstant(m, "OTHER", OTHER) < 0
+            || PyModule_AddIntConstant(m, "BLANK", BLANK) < 0 || PyModule_AddIntConstant(m, "LINE", LINE) < 0
+            || PyModule_AddIntConstant(m, "INCOMPLETE", INCOMPLETE) < 0
+            || PyModule_AddIntConstant(m, "SWITCH", SWITCH) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
