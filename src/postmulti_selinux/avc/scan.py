@@ -107,6 +107,7 @@ _ENDINGS = itemgetter(_GROUPS["title"], _GROUPS["eoe"])     # an event ends with
 _STAMP_PID = itemgetter(_STAMP, _PID)
 _LINE_OF, _OTHER_OF, _BLANK_OF = itemgetter(_LINE), itemgetter(_OTHER), itemgetter(_BLANK)
 _JOINED = re.compile(rb"\n" + _NODE + rb"type=(?:SYSCALL|CWD|PATH|PROCTITLE|EOE) msg=audit\(")
+_LATE_OPENER = re.compile(rb"\n" + _NODE + rb"type=(?:" + _OPENERS + rb") msg=audit\(")
 _NEWLINE = re.compile(b"\n")
 _STAMP_TEXT = re.compile(rb"msg=audit\(([^()\n]{1,64})\)")
 JOIN_WINDOW = 1 << 16    # bytes after an event's first record searched for its other records
@@ -308,9 +309,12 @@ class RawScanner(object):
         for index, position in enumerate(found):
             start = buf.rfind(b"\n", 0, position)
             # After them only SYSCALL/CWD/PATH/PROCTITLE/EOE: an AVC record is read as an
-            # opener in its own right (the line reader joins it to the open event).
+            # opener in its own right (the line reader joins it to the open event). What
+            # follows a late one is left to it, so that the event is still open when it comes.
             if index < own or _JOINED.match(buf, start):
                 lines.append(buf[start + 1:buf.find(b"\n", position)])
+            elif first_line is None and _LATE_OPENER.match(buf, start):
+                break
         return self._feed(lines), at + 1
 
     def _stamp_counts(self, buf):
