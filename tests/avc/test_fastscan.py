@@ -23,7 +23,9 @@ def test_the_native_walker_is_built():
 
 
 def by_pattern(buf, end):
-    """(items, folded, newlines) as scan.py's pattern reads buf[:end]."""
+    """(items, folded, newlines) as scan.py's pattern reads buf[:end]; folded as the walker's
+    folder drains: [(inner key, [[perms, stamp, pid, count], …]), …] in order of first
+    appearance (of the inner key, then of its permission lists)."""
     pattern = scan._EVENT if buf.find(b"\nnode=", 0, end) >= 0 else scan._EVENT_PLAIN
     items, folded = [], {}
     for match in pattern.findall(buf, 0, end):
@@ -35,25 +37,26 @@ def by_pattern(buf, end):
             items.append((fastscan.LINE, (match[scan._LINE], match[scan._OTYPE], match[scan._OSTAMP])))
         else:
             key = scan._KEY(match)
-            raw = b"\n".join(key)
             stamp, pid = match[scan._STAMP], match[scan._PID]
             if any(scan._ENDINGS(match)):
-                entry = folded.setdefault(raw, [stamp, pid, 0, key])
-                entry[2] += 1
+                variants = folded.setdefault(key[1:], {})
+                variants.setdefault(key[0], [key[0], stamp, pid, 0])[3] += 1
             else:
                 records = (2 + match[scan._MORE].count(b"\n") + match[scan._SKIPPED].count(b"\n")
                            + sum(1 for index in scan._JOINS if match[index]))
-                items.append((fastscan.INCOMPLETE, (stamp, pid, records, raw, key)))
-    return items, list(folded.items()), buf.count(b"\n", 0, end)
+                items.append((fastscan.INCOMPLETE, (stamp, pid, records, key)))
+    folded = [(inner, list(variants.values())) for inner, variants in folded.items()]
+    return items, folded, buf.count(b"\n", 0, end)
 
 
-def by_walker(buf, end):
-    items, folded, newlines, position, node = [], {}, 0, 0, False
+def by_walker(buf, end, seed=1):
+    items, newlines, position, node = [], 0, 0, False
+    folder = fastscan.Folder(seed)
     while True:
-        kind, position, count, payload = fastscan.walk(buf, position, end, node, folded)
+        kind, position, count, payload = fastscan.walk(buf, position, end, node, folder)
         newlines += count
         if kind == fastscan.DONE:
-            return items, list(folded.items()), newlines
+            return items, folder.drain(), newlines
         if kind == fastscan.SWITCH:
             assert not node
             node = True
@@ -151,6 +154,32 @@ def test_a_real_capture_reads_alike():
     path = os.path.join(os.path.dirname(__file__), "..", "fixtures", "vm", "scenario0_audit.log")
     with open(path, "rb") as handle:
         assert_alike(handle.read().split(b"\n"))
+
+
+def test_the_folder_counts_what_it_is_given_whatever_its_seed():
+    key = (b" read ", b"denied", b"rest", b"", b"no", b'"x"', b'"/x"', b"", b"", b"", b"", b"", b" t", b"")
+    other = (b" write ",) + key[1:]
+    third = key[:2] + (b"other rest",) + key[3:]
+    for seed in (0, 1, 2 ** 64 - 1):
+        folder = fastscan.Folder(seed)
+        for stamp, k in enumerate([key, other, key, third] * 3000):
+            folder.add(str(stamp).encode(), b"9", k)
+        assert len(folder) == 2
+        assert folder.drain() == [(key[1:], [[b" read ", b"0", b"9", 6000], [b" write ", b"1", b"9", 3000]]),
+                                  (third[1:], [[b" read ", b"3", b"9", 3000]])]
+        assert len(folder) == 0 and folder.drain() == []
+    with pytest.raises(ValueError):
+        fastscan.Folder(1).add(b"1", b"2", key[:3])
+
+
+def test_the_folder_grows_past_its_first_table():
+    folder = fastscan.Folder(7)
+    keys = [(b" read ", b"denied", str(i).encode()) + (b"",) * 11 for i in range(5000)]
+    for key in keys + keys:
+        folder.add(b"s", b"p", key)
+    drained = folder.drain()
+    assert [inner for inner, _ in drained] == [key[1:] for key in keys]
+    assert all(variants == [[b" read ", b"s", b"p", 2]] for _, variants in drained)
 
 
 @pytest.mark.parametrize("native", [True, False])

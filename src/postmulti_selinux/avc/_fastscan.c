@@ -3,13 +3,11 @@
  * It reads a buffer exactly as scan.py's _EVENT pattern reads it with findall (the pattern is
  * the definition; tests/avc/test_fastscan.py compares the two on generated and damaged logs),
  * but it does not hand every AVC event back to Python: an event complete in the kernel's
- * layout (one that came with its PROCTITLE or EOE record) is folded here, into a dict
- *     key bytes -> [stamp, pid, count, key tuple]
- * whose key is the event without its stamp and pid (the same 14 fields as scan._KEY, joined
- * by newlines; only "more" can hold newlines, and it sits between fixed fields, so the join is
- * unambiguous). Everything else stops the walk and is returned, in log order:
+ * layout (one that came with its PROCTITLE or EOE record) is folded here, into a Folder (below)
+ * that counts events by everything but their stamp and pid, the same 14 fields as scan._KEY.
+ * Everything else stops the walk and is returned, in log order:
  *
- *     walk(buf, pos, end, node, firsts) -> (kind, new_pos, newlines, payload)
+ *     walk(buf, pos, end, node, folder) -> (kind, new_pos, newlines, payload)
  *
  * pos is the offset of a '\n' (the pattern starts each match at one); only buf[:end] is read.
  * newlines counts the '\n' in buf[pos:new_pos]. Kinds and payloads:
@@ -19,8 +17,9 @@
  *   LINE        (line, type, stamp)                       a record that opens an event for
  *                                                         the line reader (AVC laid out otherwise,
  *                                                         USER_AVC, SELINUX_ERR, MAC_POLICY_LOAD …)
- *   INCOMPLETE  (stamp, pid, records, key bytes, key)     an AVC event without PROCTITLE/EOE:
+ *   INCOMPLETE  (stamp, pid, records, key)                an AVC event without PROCTITLE/EOE:
  *                                                         scan.py decides whether to fold it
+ *                                                         (folder.add(stamp, pid, key))
  *   SWITCH      None                                      without node= prefixes (node=0) a line
  *                                                         starting "node=" was met: walk again
  *                                                         from new_pos with node=1
@@ -28,6 +27,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 
 enum { DONE, OTHER, BLANK, LINE, INCOMPLETE, SWITCH };
@@ -369,69 +369,281 @@ static PyObject *bytes_of(span s)
     return PyBytes_FromStringAndSize(s.s ? s.s : "", s.s ? s.n : 0);
 }
 
-/* The key of an event: its fields joined by newlines, and as a tuple. */
-static PyObject *key_bytes(const event *ev)
+static PyObject *key_tuple(const span *f, Py_ssize_t from)
 {
-    Py_ssize_t size = K_FIELDS - 1, i;
-    PyObject *out;
-    char *to;
-    for (i = 0; i < K_FIELDS; i++)
-        size += ev->f[i].s ? ev->f[i].n : 0;
-    out = PyBytes_FromStringAndSize(NULL, size);
-    if (out == NULL)
-        return NULL;
-    to = PyBytes_AS_STRING(out);
-    for (i = 0; i < K_FIELDS; i++) {
-        if (i)
-            *to++ = '\n';
-        if (ev->f[i].s && ev->f[i].n) {
-            memcpy(to, ev->f[i].s, (size_t)ev->f[i].n);
-            to += ev->f[i].n;
-        }
-    }
-    return out;
-}
-
-static PyObject *key_tuple(const event *ev)
-{
-    PyObject *out = PyTuple_New(K_FIELDS), *item;
+    PyObject *out = PyTuple_New(K_FIELDS - from), *item;
     Py_ssize_t i;
     if (out == NULL)
         return NULL;
-    for (i = 0; i < K_FIELDS; i++) {
-        if ((item = bytes_of(ev->f[i])) == NULL) {
+    for (i = from; i < K_FIELDS; i++) {
+        if ((item = bytes_of(f[i])) == NULL) {
             Py_DECREF(out);
             return NULL;
         }
-        PyTuple_SET_ITEM(out, i, item);
+        PyTuple_SET_ITEM(out, i - from, item);
     }
     return out;
 }
 
-/* Count one complete event into firsts. 0 on success, -1 with an exception set. */
-static int fold(PyObject *firsts, const event *ev)
+/* -- the fold -------------------------------------------------------------------------------
+ * Events are folded by their key without the permission list (the "inner" key: 13 fields,
+ * joined by newlines into a scratch buffer; only "more" can hold newlines and it sits between
+ * fixed fields, so the join is unambiguous), and within one inner key by permission list:
+ * the Python side merges an inner key's lists into one denial (scan.RawScanner.flush).
+ * A Folder keeps, in order of first appearance:
+ *     entries: [inner bytes, inner tuple, variants], variants: [[perms, stamp, pid, count], …]
+ * and an open-addressing table of inner keys, hashed with a per-process random seed. */
+typedef struct {
+    PyObject_HEAD
+    uint64_t seed;
+    size_t mask;            /* slots - 1 (a power of two) */
+    uint64_t *hashes;       /* per slot: 0 if empty */
+    Py_ssize_t *index;      /* per slot: its entry */
+    PyObject *entries;      /* list */
+    char *scratch;
+    size_t scratch_size;
+} Folder;
+
+static uint64_t hash_bytes(uint64_t seed, const char *s, size_t n)
 {
-    PyObject *kb = key_bytes(ev), *entry, *count;
-    if (kb == NULL)
-        return -1;
-    entry = PyDict_GetItem(firsts, kb);          /* borrowed */
-    if (entry != NULL && PyList_Check(entry) && PyList_GET_SIZE(entry) == 4) {
-        Py_DECREF(kb);
-        count = PyLong_FromSsize_t(PyLong_AsSsize_t(PyList_GET_ITEM(entry, 2)) + 1);
-        if (count == NULL)
-            return -1;
-        return PyList_SetItem(entry, 2, count);  /* steals count */
+    uint64_t h = seed ^ (n * 0x9E3779B97F4A7C15ULL), w;
+    while (n >= 8) {
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xBF58476D1CE4E5B9ULL;
+        h ^= h >> 31;
+        s += 8;
+        n -= 8;
     }
-    entry = Py_BuildValue("[NNiN]", bytes_of(ev->stamp), bytes_of(ev->pid), 1, key_tuple(ev));
-    if (entry == NULL || PyDict_SetItem(firsts, kb, entry) < 0) {
-        Py_XDECREF(entry);
-        Py_DECREF(kb);
+    w = 0;
+    memcpy(&w, s, n);
+    h = (h ^ w) * 0x94D049BB133111EBULL;
+    h ^= h >> 29;
+    h *= 0xBF58476D1CE4E5B9ULL;
+    h ^= h >> 32;
+    return h | 1;           /* never 0: 0 marks an empty slot */
+}
+
+static int folder_reset(Folder *self, size_t slots)
+{
+    uint64_t *hashes = PyMem_Calloc(slots, sizeof(uint64_t));
+    Py_ssize_t *index = PyMem_Malloc(slots * sizeof(Py_ssize_t));
+    PyObject *entries = PyList_New(0);
+    if (hashes == NULL || index == NULL || entries == NULL) {
+        PyMem_Free(hashes);
+        PyMem_Free(index);
+        Py_XDECREF(entries);
+        PyErr_NoMemory();
         return -1;
     }
-    Py_DECREF(entry);
-    Py_DECREF(kb);
+    PyMem_Free(self->hashes);
+    PyMem_Free(self->index);
+    Py_XSETREF(self->entries, entries);
+    self->hashes = hashes;
+    self->index = index;
+    self->mask = slots - 1;
     return 0;
 }
+
+static int folder_grow(Folder *self)
+{
+    size_t slots = (self->mask + 1) * 2, i, at;
+    uint64_t *hashes = PyMem_Calloc(slots, sizeof(uint64_t));
+    Py_ssize_t *index = PyMem_Malloc(slots * sizeof(Py_ssize_t));
+    if (hashes == NULL || index == NULL) {
+        PyMem_Free(hashes);
+        PyMem_Free(index);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (i = 0; i <= self->mask; i++) {
+        if (!self->hashes[i])
+            continue;
+        for (at = self->hashes[i] & (slots - 1); hashes[at]; at = (at + 1) & (slots - 1))
+            ;
+        hashes[at] = self->hashes[i];
+        index[at] = self->index[i];
+    }
+    PyMem_Free(self->hashes);
+    PyMem_Free(self->index);
+    self->hashes = hashes;
+    self->index = index;
+    self->mask = slots - 1;
+    return 0;
+}
+
+/* Count one event (fields f, its stamp and pid) into the folder. 0, or -1 with an exception. */
+static int folder_add(Folder *self, const span *f, span stamp, span pid)
+{
+    size_t size = K_FIELDS - 2, at;
+    Py_ssize_t i, n;
+    uint64_t h;
+    char *to;
+    PyObject *entry = NULL, *variants, *variant, *count;
+    for (i = 1; i < K_FIELDS; i++)
+        size += f[i].s ? (size_t)f[i].n : 0;
+    if (size > self->scratch_size) {
+        char *bigger = PyMem_Realloc(self->scratch, size * 2);
+        if (bigger == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        self->scratch = bigger;
+        self->scratch_size = size * 2;
+    }
+    to = self->scratch;
+    for (i = 1; i < K_FIELDS; i++) {
+        if (i > 1)
+            *to++ = '\n';
+        if (f[i].s && f[i].n) {
+            memcpy(to, f[i].s, (size_t)f[i].n);
+            to += f[i].n;
+        }
+    }
+    h = hash_bytes(self->seed, self->scratch, size);
+    for (at = h & self->mask; self->hashes[at]; at = (at + 1) & self->mask) {
+        PyObject *candidate, *key;
+        if (self->hashes[at] != h)
+            continue;
+        candidate = PyList_GET_ITEM(self->entries, self->index[at]);
+        key = PyList_GET_ITEM(candidate, 0);
+        if ((size_t)PyBytes_GET_SIZE(key) == size && memcmp(PyBytes_AS_STRING(key), self->scratch, size) == 0) {
+            entry = candidate;
+            break;
+        }
+    }
+    if (entry == NULL) {
+        PyObject *inner = PyBytes_FromStringAndSize(self->scratch, (Py_ssize_t)size);
+        entry = inner ? Py_BuildValue("[NN[]]", inner, key_tuple(f, 1)) : NULL;
+        if (entry == NULL || PyList_Append(self->entries, entry) < 0) {
+            Py_XDECREF(entry);
+            return -1;
+        }
+        Py_DECREF(entry);           /* the list holds it */
+        self->hashes[at] = h;
+        self->index[at] = PyList_GET_SIZE(self->entries) - 1;
+        if ((size_t)PyList_GET_SIZE(self->entries) * 2 > self->mask && folder_grow(self) < 0)
+            return -1;
+    }
+    variants = PyList_GET_ITEM(entry, 2);
+    n = PyList_GET_SIZE(variants);
+    for (i = 0; i < n; i++) {
+        PyObject *perms;
+        variant = PyList_GET_ITEM(variants, i);
+        perms = PyList_GET_ITEM(variant, 0);
+        if (PyBytes_GET_SIZE(perms) == (f[K_PERMS].s ? f[K_PERMS].n : 0)
+                && memcmp(PyBytes_AS_STRING(perms), f[K_PERMS].s, (size_t)PyBytes_GET_SIZE(perms)) == 0) {
+            count = PyLong_FromSsize_t(PyLong_AsSsize_t(PyList_GET_ITEM(variant, 3)) + 1);
+            return count ? PyList_SetItem(variant, 3, count) : -1;
+        }
+    }
+    variant = Py_BuildValue("[NNNi]", bytes_of(f[K_PERMS]), bytes_of(stamp), bytes_of(pid), 1);
+    if (variant == NULL || PyList_Append(variants, variant) < 0) {
+        Py_XDECREF(variant);
+        return -1;
+    }
+    Py_DECREF(variant);
+    return 0;
+}
+
+static PyTypeObject FolderType;
+
+static int Folder_init(Folder *self, PyObject *args, PyObject *kwds)
+{
+    unsigned long long seed;
+    static char *names[] = {"seed", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "K", names, &seed))
+        return -1;
+    self->seed = (uint64_t)seed;
+    return folder_reset(self, 1024);
+}
+
+static void Folder_dealloc(Folder *self)
+{
+    PyMem_Free(self->hashes);
+    PyMem_Free(self->index);
+    PyMem_Free(self->scratch);
+    Py_XDECREF(self->entries);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static Py_ssize_t Folder_len(Folder *self)
+{
+    return self->entries ? PyList_GET_SIZE(self->entries) : 0;
+}
+
+static PyObject *Folder_add(Folder *self, PyObject *args)
+{
+    PyObject *key;
+    span f[K_FIELDS], stamp, pid;
+    Py_ssize_t i;
+    if (!PyArg_ParseTuple(args, "y#y#O!", &stamp.s, &stamp.n, &pid.s, &pid.n, &PyTuple_Type, &key))
+        return NULL;
+    if (self->entries == NULL || PyTuple_GET_SIZE(key) != K_FIELDS) {
+        PyErr_SetString(PyExc_ValueError, "a key of 14 fields is needed");
+        return NULL;
+    }
+    for (i = 0; i < K_FIELDS; i++) {
+        PyObject *item = PyTuple_GET_ITEM(key, i);
+        if (!PyBytes_Check(item)) {
+            PyErr_SetString(PyExc_TypeError, "key fields must be bytes");
+            return NULL;
+        }
+        f[i].s = PyBytes_AS_STRING(item);
+        f[i].n = PyBytes_GET_SIZE(item);
+    }
+    if (folder_add(self, f, stamp, pid) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Folder_drain(Folder *self, PyObject *unused)
+{
+    PyObject *entries = self->entries, *out;
+    Py_ssize_t i, n;
+    (void)unused;
+    if (entries == NULL) {
+        PyErr_SetString(PyExc_ValueError, "folder not initialised");
+        return NULL;
+    }
+    n = PyList_GET_SIZE(entries);
+    out = PyList_New(n);
+    if (out == NULL)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        PyObject *entry = PyList_GET_ITEM(entries, i);
+        PyObject *pair = PyTuple_Pack(2, PyList_GET_ITEM(entry, 1), PyList_GET_ITEM(entry, 2));
+        if (pair == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, pair);
+    }
+    Py_INCREF(entries);
+    if (folder_reset(self, 1024) < 0) {
+        Py_DECREF(entries);
+        Py_DECREF(out);
+        return NULL;
+    }
+    Py_DECREF(entries);
+    return out;
+}
+
+static PyMethodDef Folder_methods[] = {
+    {"add", (PyCFunction)Folder_add, METH_VARARGS,
+     "add(stamp, pid, key): fold one event (key: its 14 fields, as the walker returns them)"},
+    {"drain", (PyCFunction)Folder_drain, METH_NOARGS,
+     "drain() -> [(inner key, [[perms, stamp, pid, count], ...]), ...] in order of first "
+     "appearance; the folder is empty afterwards"},
+    {NULL, NULL, 0, NULL}
+};
+
+static PySequenceMethods Folder_as_sequence = {(lenfunc)Folder_len};
+
+static PyTypeObject FolderType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    "postmulti_selinux.avc._fastscan.Folder",   /* tp_name */
+    sizeof(Folder),                             /* tp_basicsize */
+};
 
 static PyObject *result(int kind, const char *base, const char *pos, Py_ssize_t newlines,
                         PyObject *payload)
@@ -446,11 +658,11 @@ static PyObject *walk(PyObject *self, PyObject *args)
     Py_buffer view;
     Py_ssize_t pos, endpos, newlines = 0;
     int node;
-    PyObject *firsts, *out = NULL;
+    PyObject *folder, *out = NULL;
     walker w;
     const char *base, *nl;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*nnpO!", &view, &pos, &endpos, &node, &PyDict_Type, &firsts))
+    if (!PyArg_ParseTuple(args, "y*nnpO!", &view, &pos, &endpos, &node, &FolderType, &folder))
         return NULL;
     base = (const char *)view.buf;
     if (endpos > view.len)
@@ -486,19 +698,15 @@ static PyObject *walk(PyObject *self, PyObject *args)
         }
         if (avc_event(&w, p, &ev) && !w.saw_node) {
             if (ev.f[K_TITLE].s || ev.f[K_EOE].s) {
-                if (fold(firsts, &ev) < 0)
+                if (folder_add((Folder *)folder, ev.f, ev.stamp, ev.pid) < 0)
                     break;
                 newlines += ev.lines;
                 nl = ev.last;
                 continue;
             }
-            {
-                PyObject *kb = key_bytes(&ev);
-                PyObject *payload = kb ? Py_BuildValue("(NNnON)", bytes_of(ev.stamp), bytes_of(ev.pid),
-                                                       ev.records, kb, key_tuple(&ev)) : NULL;
-                Py_XDECREF(kb);
-                out = result(INCOMPLETE, base, ev.last, newlines + ev.lines, payload);
-            }
+            out = result(INCOMPLETE, base, ev.last, newlines + ev.lines,
+                         Py_BuildValue("(NNnN)", bytes_of(ev.stamp), bytes_of(ev.pid), ev.records,
+                                       key_tuple(ev.f, 0)));
             break;
         }
         if (w.saw_node) {
@@ -536,7 +744,7 @@ static PyObject *walk(PyObject *self, PyObject *args)
 }
 
 static PyMethodDef methods[] = {
-    {"walk", walk, METH_VARARGS, "walk(buf, pos, end, node, firsts) -> (kind, pos, newlines, payload)"},
+    {"walk", walk, METH_VARARGS, "walk(buf, pos, end, node, folder) -> (kind, pos, newlines, payload)"},
     {NULL, NULL, 0, NULL}
 };
 
@@ -547,9 +755,25 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__fastscan(void)
 {
-    PyObject *m = PyModule_Create(&module);
+    PyObject *m;
+    FolderType.tp_flags = Py_TPFLAGS_DEFAULT;
+    FolderType.tp_doc = "Events folded by key (see the module's source).";
+    FolderType.tp_new = PyType_GenericNew;
+    FolderType.tp_init = (initproc)Folder_init;
+    FolderType.tp_dealloc = (destructor)Folder_dealloc;
+    FolderType.tp_methods = Folder_methods;
+    FolderType.tp_as_sequence = &Folder_as_sequence;
+    if (PyType_Ready(&FolderType) < 0)
+        return NULL;
+    m = PyModule_Create(&module);
     if (m == NULL)
         return NULL;
+    Py_INCREF(&FolderType);
+    if (PyModule_AddObject(m, "Folder", (PyObject *)&FolderType) < 0) {
+        Py_DECREF(&FolderType);
+        Py_DECREF(m);
+        return NULL;
+    }
     if (PyModule_AddIntConstant(m, "DONE", DONE) < 0 || PyModule_AddIntConstant(m, "OTHER", OTHER) < 0
             || PyModule_AddIntConstant(m, "BLANK", BLANK) < 0 || PyModule_AddIntConstant(m, "LINE", LINE) < 0
             || PyModule_AddIntConstant(m, "INCOMPLETE", INCOMPLETE) < 0

@@ -25,7 +25,7 @@ import os
 import pickle
 import re
 import signal
-from collections import Counter
+from collections import Counter, OrderedDict
 from operator import itemgetter
 
 from postmulti_selinux.avc import reader as line_reader
@@ -137,7 +137,8 @@ class RawScanner(object):
         reader.stats.walker = "native" if self.native else "pattern"
         self._counts = Counter()     # id of a first (stamp, pid) below -> events of that key
         self._firsts = {}            # an event's key -> (stamp, pid) of its first event
-        self._folded = {}            # natively: key bytes -> [stamp, pid, count, key]
+        # Natively, events are folded by the walker (see _fastscan.c), seeded per scanner.
+        self._folder = _fastscan.Folder(int.from_bytes(os.urandom(8), "little")) if self.native else None
         self._perms = {}
         self._joined = {}        # an event's CWD/PATH/PROCTITLE texts -> (cwd, paths, argv)
         self._rests = {}         # an AVC record's text after pid= -> its parsed fields
@@ -220,7 +221,7 @@ class RawScanner(object):
         walk, reader = _fastscan.walk, self.reader
         out, position, cursor, lines, others = [], 0, 0, 0, 0
         while True:
-            kind, position, newlines, payload = walk(buf, position, end, self._event is _EVENT, self._folded)
+            kind, position, newlines, payload = walk(buf, position, end, self._event is _EVENT, self._folder)
             lines += newlines
             if kind == _fastscan.DONE:
                 break
@@ -236,19 +237,15 @@ class RawScanner(object):
                     out.extend(self.flush())
                 out.extend(items)
             else:                           # an event without PROCTITLE or EOE
-                stamp, pid, records, raw_key, key = payload
+                stamp, pid, records, key = payload
                 items, cursor = self._slow(buf, stamp, cursor, None, records)
                 if items is None:           # nothing of it came later: fold it
-                    entry = self._folded.get(raw_key)
-                    if entry is None:
-                        self._folded[raw_key] = [stamp, pid, 1, key]
-                    else:
-                        entry[2] += 1
+                    self._folder.add(stamp, pid, key)
                 else:
                     out.extend(items)
         reader.stats.lines += lines - 1
         reader.stats.records += lines - 1 - others
-        if len(self._folded) > FOLD_LIMIT:
+        if len(self._folder) > FOLD_LIMIT:
             out.extend(self.flush())
         return out
 
@@ -357,33 +354,34 @@ class RawScanner(object):
         line reader's groups merge them the same way), which keeps this step small.
         """
         if self.native:
-            folded, self._folded = self._folded, {}
-            events = [(key, (stamp, pid), count) for stamp, pid, count, key in folded.values()]
+            entries = self._folder.drain()
         else:
-            counts, firsts = self._counts, self._firsts
-            self._counts, self._firsts = Counter(), {}
-            events = [(key, first, counts[id(first)]) for key, first in firsts.items()]
-        # A name_bind's port is src=, not dest=: such events stay apart; so does an event whose
-        # permissions do not parse (it must not spoil the others' merge).
-        apart, parsed = {}, {}
-        for raw in set(event[0][0] for event in events):
-            valid = parsed[raw] = _cached(self._perms, raw, _parse_perms)
-            apart[raw] = (b"name_bind" in raw, None if valid else raw)
-        merged = {}
-        for key, first, count in events:
-            raw = key[0]
-            inner = (key[1:], apart[raw])
-            entry = merged.get(inner)
-            if entry is None:
-                merged[inner] = [first, [raw], count]
-            else:
-                entry[1].append(raw)
-                entry[2] += count
+            entries = self._entries()
+        # Lists of one inner key merge into one denial, but a name_bind's (its port is src=,
+        # not dest=) stays apart, and so does a list that does not parse (it must not spoil
+        # the others' merge).
+        merged = []
+        parse = self._parse_perms
+        for inner, variants in entries:
+            if len(variants) == 1:
+                raw, stamp, pid, count = variants[0]
+                merged.append((inner, (stamp, pid), [raw], count))
+                continue
+            apart = OrderedDict()
+            for raw, stamp, pid, count in variants:
+                kind = (b"name_bind" in raw, None if parse(raw) else raw)
+                entry = apart.get(kind)
+                if entry is None:
+                    apart[kind] = [inner, (stamp, pid), [raw], count]
+                else:
+                    entry[2].append(raw)
+                    entry[3] += count
+            merged.extend(apart.values())
         out = []
         stats = self.reader.stats
         denials, perms_of = self._denials, self._perms_of
-        for (inner, _), (first, variants, count) in merged.items():
-            made = denials(inner, first, perms_of(variants, parsed), count)
+        for inner, first, variants, count in merged:
+            made = denials(inner, first, perms_of(variants), count)
             if not made:
                 stats.malformed += count
             stats.avc += count * len(made)
@@ -422,13 +420,31 @@ class RawScanner(object):
                     scratch.argv = argv
         return scratch.cwd, scratch.paths, scratch.argv
 
-    def _perms_of(self, variants, parsed):
+    def _parse_perms(self, raw):
+        """The permissions of a raw ``{ … }`` text, parsed once; () if one does not parse."""
+        return _cached(self._perms, raw, _parse_perms)
+
+    def _perms_of(self, variants):
         """The union of the permission lists in ``variants`` (raw ``{ … }`` texts, in order of
-        first appearance; ``parsed`` holds each one's parse); () for an unparsable one, which
-        :meth:`flush` never merges with others."""
+        first appearance); () for an unparsable one, which :meth:`flush` never merges with others."""
         if len(variants) == 1:
-            return parsed[variants[0]]
-        return _cached(self._unions, tuple(variants), lambda key: _union(parsed[raw] for raw in key))
+            return self._parse_perms(variants[0])
+        return _cached(self._unions, tuple(variants),
+                       lambda key: _union(self._parse_perms(raw) for raw in key))
+
+    def _entries(self):
+        """The events the pattern folded, as the native walker's folder gives them: by inner
+        key (all but the permission list), each with its permission lists' first stamp, pid and
+        count, all in order of first appearance."""
+        counts, firsts = self._counts, self._firsts
+        self._counts, self._firsts = Counter(), {}
+        entries = OrderedDict()
+        for key, first in firsts.items():
+            variants = entries.get(key[1:])
+            if variants is None:
+                variants = entries[key[1:]] = []
+            variants.append((key[0], first[0], first[1], counts[id(first)]))
+        return entries.items()
 
 
 def _union(lists):
