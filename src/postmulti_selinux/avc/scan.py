@@ -365,18 +365,22 @@ class RawScanner(object):
         for inner, variants in entries:
             if len(variants) == 1:
                 raw, stamp, pid, count = variants[0]
-                merged.append((inner, (stamp, pid), [raw], count))
+                merged.append((inner, (stamp, pid), (raw,), count))
+                continue
+            kinds = [(b"name_bind" in raw, None if parse(raw) else raw) for raw, _, _, _ in variants]
+            if kinds.count((False, None)) == len(kinds):     # the usual case: all merge
+                _, stamp, pid, _ = variants[0]
+                merged.append((inner, (stamp, pid), tuple(v[0] for v in variants), sum(v[3] for v in variants)))
                 continue
             apart = OrderedDict()
-            for raw, stamp, pid, count in variants:
-                kind = (b"name_bind" in raw, None if parse(raw) else raw)
+            for kind, (raw, stamp, pid, count) in zip(kinds, variants):
                 entry = apart.get(kind)
                 if entry is None:
                     apart[kind] = [inner, (stamp, pid), [raw], count]
                 else:
                     entry[2].append(raw)
                     entry[3] += count
-            merged.extend(apart.values())
+            merged.extend((inner, first, tuple(raws), count) for inner, first, raws, count in apart.values())
         out = []
         stats = self.reader.stats
         denials, perms_of = self._denials, self._perms_of
@@ -392,10 +396,15 @@ class RawScanner(object):
         result, rest, more, success, scomm, exe = inner[:6]
         stamp, pid = first
         event = line_reader.Event(_stamp(stamp))
-        event.syscall = _cached(self._syscalls, (success, scomm, exe), _syscall_fields)
-        parsed = _cached(self._rests, rest, _parse_rest)
+        syscall = (success, scomm, exe)
+        event.syscall = self._syscalls.get(syscall) or _cached(self._syscalls, syscall, _syscall_fields)
+        parsed = self._rests.get(rest)
+        if parsed is None:
+            parsed = _cached(self._rests, rest, _parse_rest)
         if more or not parsed or self.in_scope is None or self.in_scope(parsed[0].type):
-            event.cwd, event.paths, event.argv = _cached(self._joined, inner[6:12], self._join_records)
+            joins = inner[6:12]
+            event.cwd, event.paths, event.argv = (self._joined.get(joins)
+                                                  or _cached(self._joined, joins, self._join_records))
         out = []
         if perms and parsed:
             out.append(line_reader.build_denial(event, result.decode(), perms, parsed, int(pid), count))
@@ -422,15 +431,19 @@ class RawScanner(object):
 
     def _parse_perms(self, raw):
         """The permissions of a raw ``{ … }`` text, parsed once; () if one does not parse."""
-        return _cached(self._perms, raw, _parse_perms)
+        perms = self._perms.get(raw)
+        return perms if perms is not None else _cached(self._perms, raw, _parse_perms)
 
     def _perms_of(self, variants):
-        """The union of the permission lists in ``variants`` (raw ``{ … }`` texts, in order of
-        first appearance); () for an unparsable one, which :meth:`flush` never merges with others."""
+        """The union of the permission lists in ``variants`` (a tuple of raw ``{ … }`` texts, in
+        order of first appearance); () for an unparsable one, which :meth:`flush` never merges
+        with others."""
         if len(variants) == 1:
             return self._parse_perms(variants[0])
-        return _cached(self._unions, tuple(variants),
-                       lambda key: _union(self._parse_perms(raw) for raw in key))
+        union = self._unions.get(variants)
+        if union is None:
+            union = _cached(self._unions, variants, lambda key: _union(map(self._parse_perms, key)))
+        return union
 
     def _entries(self):
         """The events the pattern folded, as the native walker's folder gives them: by inner
