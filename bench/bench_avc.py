@@ -39,7 +39,7 @@ for f in res.findings:
         for p in f.perms:
             tuples.add((f.source, f.target, f.tclass, p))
 print(json.dumps({"tuples": sorted(tuples), "groups": groups, "avc": res.stats.avc,
-                  "loaded": getattr(policy, "_loaded", True) is not None}))
+                  "loaded": getattr(policy, "_loaded", True) is not None, "walker": res.stats.walker}))
 '''
 _A2A = re.compile(r"allow (\S+) (\S+):(\S+) (\{[^}]*\}|\S+);")
 
@@ -78,7 +78,11 @@ def main():
     parser.add_argument("--smoke", action="store_true", help="10k lines only, quick (for CI)")
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--backend", default="auto")
+    parser.add_argument("--pure", action="store_true",
+                        help="ours without the native walker (POSTMULTI_SELINUX_NATIVE=0)")
     args = parser.parse_args()
+    if args.pure:
+        os.environ["POSTMULTI_SELINUX_NATIVE"] = "0"
     sizes = [10000] if args.smoke else [int(s) for s in args.sizes.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         print("Whole processes, wall s (CPU s). Ours cold: empty policy-rule index; warm: as on "
@@ -94,6 +98,9 @@ def main():
             mine, wall, cpu, rss = ours(log, args.backend, cache)
             theirs, a_wall, a_cpu, a_rss = audit2allow(log)
             same = set(map(tuple, mine["tuples"])) == theirs and bool(theirs)
+            if size == sizes[0] and repeat == 1:
+                print("(ours: raw logs walked by the {})".format(
+                    "native walker (_fastscan.c)" if mine["walker"] == "native" else "pure-Python pattern"))
             label = "{}{}".format(size, " x3" if repeat > 1 else "")
             print("{:>10} {:>8} {:>6.2f} ({:>5.2f}) {:>6.2f} ({:>5.2f}) {:>7.2f} ({:>5.2f}) {:>10.1f}x "
                   "{:>10.1f}x {:>6.0f}/{:<4.0f}MB {:>6}".format(

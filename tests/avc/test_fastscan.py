@@ -5,6 +5,8 @@ pattern is the definition; these tests compare the two on generated record-like 
 and overwritten at random, with and without node= prefixes."""
 
 import os
+import subprocess
+import sys
 
 import pytest
 from hypothesis import example, given, settings, strategies as st
@@ -187,3 +189,10 @@ def test_the_scanner_says_which_walker_it_uses(native):
     scanner = scan.RawScanner(AuditReader(), Scope(()), native=native)
     assert scanner.native is native
     assert not scan.RawScanner(AuditReader(since=1.0), Scope(()), native=True).native
+
+
+def test_the_native_walker_can_be_ruled_out_from_the_environment():
+    code = "from postmulti_selinux.avc import scan; print(scan._fastscan is None)"
+    out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, POSTMULTI_SELINUX_NATIVE="0"),
+                         stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout
+    assert out.strip() == "True"

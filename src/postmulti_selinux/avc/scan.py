@@ -35,6 +35,8 @@ try:        # the native walker (_fastscan.c), built where a C compiler was at i
     from postmulti_selinux.avc import _fastscan
 except ImportError:     # pragma: no cover - the pure-Python scanner does the same, slower
     _fastscan = None
+if os.environ.get("POSTMULTI_SELINUX_NATIVE") == "0":     # to compare, or to rule it out
+    _fastscan = None
 
 CHUNK = 4 << 20          # bytes read at a time
 PARALLEL_MIN = 8 << 20   # bytes of log per worker process, at least
