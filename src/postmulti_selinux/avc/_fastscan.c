@@ -387,22 +387,43 @@ static PyObject *key_tuple(const span *f, Py_ssize_t from)
 
 /* -- the fold -------------------------------------------------------------------------------
  * Events are folded by their key without the permission list (the "inner" key: 13 fields,
- * joined by newlines into a scratch buffer; only "more" can hold newlines and it sits between
- * fixed fields, so the join is unambiguous), and within one inner key by permission list:
- * the Python side merges an inner key's lists into one denial (scan.RawScanner.flush).
- * A Folder keeps, in order of first appearance:
- *     entries: [inner bytes, inner tuple, variants], variants: [[perms, stamp, pid, count], …]
- * and an open-addressing table of inner keys, hashed with a per-process random seed. */
+ * joined by newlines; only "more" can hold newlines and it sits between fixed fields, so the
+ * join is unambiguous), and within one inner key by permission list: the Python side merges
+ * an inner key's lists into one denial (scan.RawScanner.flush). drain() gives, in order of
+ * first appearance:  [(inner key tuple, [[perms, stamp, pid, count], …]), …]
+ * Until then everything is kept in C memory: an arena holding each inner key right after its
+ * header (so that a lookup reads one place), an array of permission lists, and an
+ * open-addressing table of inner keys hashed with a per-process random seed. */
+typedef struct {
+    uint64_t hash;
+    Py_ssize_t size;                    /* of the joined key, which follows this header */
+    Py_ssize_t lens[K_FIELDS - 1];      /* of its fields */
+    Py_ssize_t first, last;             /* its permission lists (indexes into variants) */
+} entry_head;
+
+typedef struct {
+    size_t text;                        /* arena offset of the perms, stamp and pid texts */
+    Py_ssize_t perms, stamp, pid;       /* their lengths */
+    Py_ssize_t count, next;             /* events; the entry's next list, or -1 */
+} variant;
+
 typedef struct {
     PyObject_HEAD
     uint64_t seed;
-    size_t mask;            /* slots - 1 (a power of two) */
+    size_t mask;            /* table slots - 1 (a power of two) */
     uint64_t *hashes;       /* per slot: 0 if empty */
-    Py_ssize_t *index;      /* per slot: its entry */
-    PyObject *entries;      /* list */
+    size_t *where;          /* per slot: arena offset of its entry */
+    char *arena;
+    size_t used, size;
+    size_t *order;          /* arena offsets of the entries, in order of first appearance */
+    Py_ssize_t entries, order_size;
+    variant *variants;
+    Py_ssize_t nvariants, variants_size;
     char *scratch;
     size_t scratch_size;
 } Folder;
+
+#define FIRST_SLOTS 1024
 
 static uint64_t hash_bytes(uint64_t seed, const char *s, size_t n)
 {
@@ -423,24 +444,53 @@ static uint64_t hash_bytes(uint64_t seed, const char *s, size_t n)
     return h | 1;           /* never 0: 0 marks an empty slot */
 }
 
-static int folder_reset(Folder *self, size_t slots)
+/* Grow *buf (of *size bytes) to hold at least need bytes. 0, or -1 with MemoryError. */
+static int reserve(void **buf, size_t *size, size_t need)
 {
-    uint64_t *hashes = PyMem_Calloc(slots, sizeof(uint64_t));
-    Py_ssize_t *index = PyMem_Malloc(slots * sizeof(Py_ssize_t));
-    PyObject *entries = PyList_New(0);
-    if (hashes == NULL || index == NULL || entries == NULL) {
+    size_t bigger = *size ? *size : 4096;
+    void *grown;
+    if (need <= *size)
+        return 0;
+    while (bigger < need)
+        bigger *= 2;
+    grown = PyMem_Realloc(*buf, bigger);
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    *buf = grown;
+    *size = bigger;
+    return 0;
+}
+
+/* Room for n bytes in the arena (8-byte aligned): its offset, or (size_t)-1. */
+static size_t arena_take(Folder *self, size_t n)
+{
+    size_t at = (self->used + 7) & ~(size_t)7;
+    if (reserve((void **)&self->arena, &self->size, at + n) < 0)
+        return (size_t)-1;
+    self->used = at + n;
+    return at;
+}
+
+static int folder_clear(Folder *self)
+{
+    uint64_t *hashes = PyMem_Calloc(FIRST_SLOTS, sizeof(uint64_t));
+    size_t *where = PyMem_Malloc(FIRST_SLOTS * sizeof(size_t));
+    if (hashes == NULL || where == NULL) {
         PyMem_Free(hashes);
-        PyMem_Free(index);
-        Py_XDECREF(entries);
+        PyMem_Free(where);
         PyErr_NoMemory();
         return -1;
     }
     PyMem_Free(self->hashes);
-    PyMem_Free(self->index);
-    Py_XSETREF(self->entries, entries);
+    PyMem_Free(self->where);
     self->hashes = hashes;
-    self->index = index;
-    self->mask = slots - 1;
+    self->where = where;
+    self->mask = FIRST_SLOTS - 1;
+    self->used = 0;
+    self->entries = 0;
+    self->nvariants = 0;
     return 0;
 }
 
@@ -448,10 +498,10 @@ static int folder_grow(Folder *self)
 {
     size_t slots = (self->mask + 1) * 2, i, at;
     uint64_t *hashes = PyMem_Calloc(slots, sizeof(uint64_t));
-    Py_ssize_t *index = PyMem_Malloc(slots * sizeof(Py_ssize_t));
-    if (hashes == NULL || index == NULL) {
+    size_t *where = PyMem_Malloc(slots * sizeof(size_t));
+    if (hashes == NULL || where == NULL) {
         PyMem_Free(hashes);
-        PyMem_Free(index);
+        PyMem_Free(where);
         PyErr_NoMemory();
         return -1;
     }
@@ -461,35 +511,56 @@ static int folder_grow(Folder *self)
         for (at = self->hashes[i] & (slots - 1); hashes[at]; at = (at + 1) & (slots - 1))
             ;
         hashes[at] = self->hashes[i];
-        index[at] = self->index[i];
+        where[at] = self->where[i];
     }
     PyMem_Free(self->hashes);
-    PyMem_Free(self->index);
+    PyMem_Free(self->where);
     self->hashes = hashes;
-    self->index = index;
+    self->where = where;
     self->mask = slots - 1;
     return 0;
+}
+
+static Py_ssize_t new_variant(Folder *self, span perms, span stamp, span pid)
+{
+    size_t text = arena_take(self, (size_t)(perms.n + stamp.n + pid.n));
+    size_t bytes = self->variants_size * sizeof(variant);
+    variant *v;
+    if (text == (size_t)-1)
+        return -1;
+    if (reserve((void **)&self->variants, &bytes, (self->nvariants + 1) * sizeof(variant)) < 0)
+        return -1;
+    self->variants_size = (Py_ssize_t)(bytes / sizeof(variant));
+    memcpy(self->arena + text, perms.s, (size_t)perms.n);
+    memcpy(self->arena + text + perms.n, stamp.s, (size_t)stamp.n);
+    memcpy(self->arena + text + perms.n + stamp.n, pid.s, (size_t)pid.n);
+    v = &self->variants[self->nvariants];
+    v->text = text;
+    v->perms = perms.n;
+    v->stamp = stamp.n;
+    v->pid = pid.n;
+    v->count = 1;
+    v->next = -1;
+    return self->nvariants++;
 }
 
 /* Count one event (fields f, its stamp and pid) into the folder. 0, or -1 with an exception. */
 static int folder_add(Folder *self, const span *f, span stamp, span pid)
 {
-    size_t size = K_FIELDS - 2, at;
-    Py_ssize_t i, n;
+    size_t size = K_FIELDS - 2, at, where;
+    Py_ssize_t i, v, created;
     uint64_t h;
     char *to;
-    PyObject *entry = NULL, *variants, *variant, *count;
+    entry_head *head = NULL;
+    span perms = f[K_PERMS];
+    if (perms.s == NULL) {
+        perms.s = "";
+        perms.n = 0;
+    }
     for (i = 1; i < K_FIELDS; i++)
         size += f[i].s ? (size_t)f[i].n : 0;
-    if (size > self->scratch_size) {
-        char *bigger = PyMem_Realloc(self->scratch, size * 2);
-        if (bigger == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        self->scratch = bigger;
-        self->scratch_size = size * 2;
-    }
+    if (reserve((void **)&self->scratch, &self->scratch_size, size + 1) < 0)
+        return -1;
     to = self->scratch;
     for (i = 1; i < K_FIELDS; i++) {
         if (i > 1)
@@ -501,47 +572,54 @@ static int folder_add(Folder *self, const span *f, span stamp, span pid)
     }
     h = hash_bytes(self->seed, self->scratch, size);
     for (at = h & self->mask; self->hashes[at]; at = (at + 1) & self->mask) {
-        PyObject *candidate, *key;
+        entry_head *candidate;
         if (self->hashes[at] != h)
             continue;
-        candidate = PyList_GET_ITEM(self->entries, self->index[at]);
-        key = PyList_GET_ITEM(candidate, 0);
-        if ((size_t)PyBytes_GET_SIZE(key) == size && memcmp(PyBytes_AS_STRING(key), self->scratch, size) == 0) {
-            entry = candidate;
+        candidate = (entry_head *)(self->arena + self->where[at]);
+        if ((size_t)candidate->size == size && memcmp(candidate + 1, self->scratch, size) == 0) {
+            head = candidate;
             break;
         }
     }
-    if (entry == NULL) {
-        PyObject *inner = PyBytes_FromStringAndSize(self->scratch, (Py_ssize_t)size);
-        entry = inner ? Py_BuildValue("[NN[]]", inner, key_tuple(f, 1)) : NULL;
-        if (entry == NULL || PyList_Append(self->entries, entry) < 0) {
-            Py_XDECREF(entry);
-            return -1;
+    if (head != NULL) {
+        for (v = head->first; v >= 0; v = self->variants[v].next) {
+            variant *known = &self->variants[v];
+            if (known->perms == perms.n && memcmp(self->arena + known->text, perms.s, (size_t)perms.n) == 0) {
+                known->count++;
+                return 0;
+            }
         }
-        Py_DECREF(entry);           /* the list holds it */
-        self->hashes[at] = h;
-        self->index[at] = PyList_GET_SIZE(self->entries) - 1;
-        if ((size_t)PyList_GET_SIZE(self->entries) * 2 > self->mask && folder_grow(self) < 0)
+        where = (size_t)((char *)head - self->arena);
+        if ((created = new_variant(self, perms, stamp, pid)) < 0)
             return -1;
+        head = (entry_head *)(self->arena + where);     /* the arena may have moved */
+        self->variants[head->last].next = created;
+        head->last = created;
+        return 0;
     }
-    variants = PyList_GET_ITEM(entry, 2);
-    n = PyList_GET_SIZE(variants);
-    for (i = 0; i < n; i++) {
-        PyObject *perms;
-        variant = PyList_GET_ITEM(variants, i);
-        perms = PyList_GET_ITEM(variant, 0);
-        if (PyBytes_GET_SIZE(perms) == (f[K_PERMS].s ? f[K_PERMS].n : 0)
-                && memcmp(PyBytes_AS_STRING(perms), f[K_PERMS].s, (size_t)PyBytes_GET_SIZE(perms)) == 0) {
-            count = PyLong_FromSsize_t(PyLong_AsSsize_t(PyList_GET_ITEM(variant, 3)) + 1);
-            return count ? PyList_SetItem(variant, 3, count) : -1;
-        }
-    }
-    variant = Py_BuildValue("[NNNi]", bytes_of(f[K_PERMS]), bytes_of(stamp), bytes_of(pid), 1);
-    if (variant == NULL || PyList_Append(variants, variant) < 0) {
-        Py_XDECREF(variant);
+    where = arena_take(self, sizeof(entry_head) + size);
+    if (where == (size_t)-1)
         return -1;
+    {
+        size_t bytes = (size_t)self->order_size * sizeof(size_t);
+        if (reserve((void **)&self->order, &bytes, (size_t)(self->entries + 1) * sizeof(size_t)) < 0)
+            return -1;
+        self->order_size = (Py_ssize_t)(bytes / sizeof(size_t));
     }
-    Py_DECREF(variant);
+    if ((created = new_variant(self, perms, stamp, pid)) < 0)
+        return -1;
+    head = (entry_head *)(self->arena + where);
+    head->hash = h;
+    head->size = (Py_ssize_t)size;
+    for (i = 1; i < K_FIELDS; i++)
+        head->lens[i - 1] = f[i].s ? f[i].n : 0;
+    head->first = head->last = created;
+    memcpy(head + 1, self->scratch, size);
+    self->order[self->entries++] = where;
+    self->hashes[at] = h;
+    self->where[at] = where;
+    if ((size_t)self->entries * 2 > self->mask && folder_grow(self) < 0)
+        return -1;
     return 0;
 }
 
@@ -554,21 +632,23 @@ static int Folder_init(Folder *self, PyObject *args, PyObject *kwds)
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "K", names, &seed))
         return -1;
     self->seed = (uint64_t)seed;
-    return folder_reset(self, 1024);
+    return folder_clear(self);
 }
 
 static void Folder_dealloc(Folder *self)
 {
     PyMem_Free(self->hashes);
-    PyMem_Free(self->index);
+    PyMem_Free(self->where);
+    PyMem_Free(self->arena);
+    PyMem_Free(self->order);
+    PyMem_Free(self->variants);
     PyMem_Free(self->scratch);
-    Py_XDECREF(self->entries);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static Py_ssize_t Folder_len(Folder *self)
 {
-    return self->entries ? PyList_GET_SIZE(self->entries) : 0;
+    return self->entries;
 }
 
 static PyObject *Folder_add(Folder *self, PyObject *args)
@@ -578,7 +658,7 @@ static PyObject *Folder_add(Folder *self, PyObject *args)
     Py_ssize_t i;
     if (!PyArg_ParseTuple(args, "y#y#O!", &stamp.s, &stamp.n, &pid.s, &pid.n, &PyTuple_Type, &key))
         return NULL;
-    if (self->entries == NULL || PyTuple_GET_SIZE(key) != K_FIELDS) {
+    if (self->hashes == NULL || PyTuple_GET_SIZE(key) != K_FIELDS) {
         PyErr_SetString(PyExc_ValueError, "a key of 14 fields is needed");
         return NULL;
     }
@@ -596,35 +676,63 @@ static PyObject *Folder_add(Folder *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* (inner key tuple, [[perms, stamp, pid, count], …]) of the entry at arena offset where. */
+static PyObject *entry_object(Folder *self, size_t where)
+{
+    entry_head *head = (entry_head *)(self->arena + where);
+    const char *text = (const char *)(head + 1);
+    PyObject *inner = PyTuple_New(K_FIELDS - 1), *lists = PyList_New(0), *item;
+    Py_ssize_t i, v;
+    if (inner == NULL || lists == NULL)
+        goto fail;
+    for (i = 0; i < K_FIELDS - 1; i++) {
+        if ((item = PyBytes_FromStringAndSize(text, head->lens[i])) == NULL)
+            goto fail;
+        PyTuple_SET_ITEM(inner, i, item);
+        text += head->lens[i] + 1;
+    }
+    for (v = head->first; v >= 0; v = self->variants[v].next) {
+        variant *known = &self->variants[v];
+        const char *t = self->arena + known->text;
+        item = Py_BuildValue("[y#y#y#n]", t, known->perms, t + known->perms, known->stamp,
+                             t + known->perms + known->stamp, known->pid, known->count);
+        if (item == NULL || PyList_Append(lists, item) < 0) {
+            Py_XDECREF(item);
+            goto fail;
+        }
+        Py_DECREF(item);
+    }
+    return Py_BuildValue("(NN)", inner, lists);
+fail:
+    Py_XDECREF(inner);
+    Py_XDECREF(lists);
+    return NULL;
+}
+
 static PyObject *Folder_drain(Folder *self, PyObject *unused)
 {
-    PyObject *entries = self->entries, *out;
-    Py_ssize_t i, n;
+    PyObject *out;
+    Py_ssize_t i;
     (void)unused;
-    if (entries == NULL) {
+    if (self->hashes == NULL) {
         PyErr_SetString(PyExc_ValueError, "folder not initialised");
         return NULL;
     }
-    n = PyList_GET_SIZE(entries);
-    out = PyList_New(n);
+    out = PyList_New(self->entries);
     if (out == NULL)
         return NULL;
-    for (i = 0; i < n; i++) {
-        PyObject *entry = PyList_GET_ITEM(entries, i);
-        PyObject *pair = PyTuple_Pack(2, PyList_GET_ITEM(entry, 1), PyList_GET_ITEM(entry, 2));
-        if (pair == NULL) {
+    for (i = 0; i < self->entries; i++) {
+        PyObject *entry = entry_object(self, self->order[i]);
+        if (entry == NULL) {
             Py_DECREF(out);
             return NULL;
         }
-        PyList_SET_ITEM(out, i, pair);
+        PyList_SET_ITEM(out, i, entry);
     }
-    Py_INCREF(entries);
-    if (folder_reset(self, 1024) < 0) {
-        Py_DECREF(entries);
+    if (folder_clear(self) < 0) {
         Py_DECREF(out);
         return NULL;
     }
-    Py_DECREF(entries);
     return out;
 }
 
