@@ -7,7 +7,7 @@ is seen working in (``path_from`` says which)."""
 import os
 from collections import OrderedDict
 
-from postmulti_selinux.avc.records import Context, Denial, PolicyLoad, SelinuxError, Stamp
+from postmulti_selinux.avc.records import Denial, PolicyLoad, SelinuxError, Stamp
 
 MAX_INDEX = 200000      # inode/name index entries kept for path resolution
 
@@ -75,10 +75,11 @@ class DenialGroup(object):
             self.permissive = other.permissive if self.permissive is None else (self.permissive and other.permissive)
 
     def to_row(self):
-        """The group as a tuple of plain values (see :meth:`Collection.__getstate__`)."""
+        """The group as a tuple of plain values (see :meth:`Collection.__getstate__`); the
+        contexts stay objects: groups share them, so each is pickled once."""
         return (self.source, self.target, self.tclass, self.result, self.path, self.path_from,
                 self.argv_path, self.name, self.dev, self.ino, self.port, tuple(self.perms),
-                self.count, tuple(self.first), tuple(self.scontext), tuple(self.tcontext),
+                self.count, tuple(self.first), self.scontext, self.tcontext,
                 self.comm, self.exe, self.permissive, tuple(self.ioctlcmds), tuple(self.capabilities))
 
     @classmethod
@@ -88,7 +89,7 @@ class DenialGroup(object):
          group.argv_path, group.name, group.dev, group.ino, group.port, perms, group.count, first,
          scontext, tcontext, group.comm, group.exe, group.permissive, ioctlcmds, capabilities) = row
         group.perms, group.ioctlcmds, group.capabilities = set(perms), set(ioctlcmds), set(capabilities)
-        group.first, group.scontext, group.tcontext = Stamp._make(first), Context._make(scontext), Context._make(tcontext)
+        group.first, group.scontext, group.tcontext = Stamp._make(first), scontext, tcontext
         return group
 
 
