@@ -61,22 +61,26 @@ class DenialGroup(object):
             self.permissive = denial.permissive if self.permissive is None else (self.permissive and denial.permissive)
 
 
-    def absorb(self, other):
-        """Take in a group with the same key (from another part of the log)."""
-        if _earlier(other.first, self.first):
-            self.first, self.scontext, self.tcontext = other.first, other.scontext, other.tcontext
-            self.comm, self.exe = other.comm, other.exe
-            self.argv_path = other.argv_path or self.argv_path
-        self.perms.update(other.perms)
-        self.count += other.count
-        self.ioctlcmds.update(list(other.ioctlcmds)[:max(0, 32 - len(self.ioctlcmds))])
-        self.capabilities.update(other.capabilities)
-        if other.permissive is not None:
-            self.permissive = other.permissive if self.permissive is None else (self.permissive and other.permissive)
+    def absorb(self, row):
+        """Take in a group with the same key from another part of the log, as a row
+        (:meth:`to_row`): no group object is made for it."""
+        (_, _, _, _, _, _, argv_path, _, _, _, _, perms, count, first, scontext, tcontext,
+         comm, exe, permissive, ioctlcmds, capabilities) = row
+        first = Stamp._make(first)
+        if _earlier(first, self.first):
+            self.first, self.scontext, self.tcontext = first, scontext, tcontext
+            self.comm, self.exe = comm, exe
+            self.argv_path = argv_path or self.argv_path
+        self.perms.update(perms)
+        self.count += count
+        self.ioctlcmds.update(list(ioctlcmds)[:max(0, 32 - len(self.ioctlcmds))])
+        self.capabilities.update(capabilities)
+        if permissive is not None:
+            self.permissive = permissive if self.permissive is None else (self.permissive and permissive)
 
     def to_row(self):
-        """The group as a tuple of plain values (see :meth:`Collection.__getstate__`); the
-        contexts stay objects: groups share them, so each is pickled once."""
+        """The group as a tuple of plain values (see :meth:`Collection.state`); the contexts
+        stay objects: groups share them, so each is pickled once."""
         return (self.source, self.target, self.tclass, self.result, self.path, self.path_from,
                 self.argv_path, self.name, self.dev, self.ino, self.port, tuple(self.perms),
                 self.count, tuple(self.first), self.scontext, self.tcontext,
@@ -125,45 +129,44 @@ class Collection(object):
             if self.since_last_load:
                 self._clear()
 
-    # Workers send their collections back pickled: groups go as rows of plain values.
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state["groups"] = [(key, group.to_row()) for key, group in self.groups.items()]
-        return state
-
-    def __setstate__(self, state):
-        groups = OrderedDict((key, DenialGroup.from_row(row)) for key, row in state["groups"])
-        self.__dict__.update(state)
-        self.groups = groups
+    def state(self):
+        """What the collection holds, as plain values (groups as rows) for :meth:`merge`: a
+        worker process sends it back pickled."""
+        return {"groups": [(key, group.to_row()) for key, group in self.groups.items()],
+                "errors": self.errors, "out_of_scope": self.out_of_scope,
+                "policy_loads": self.policy_loads, "inodes": self._inodes, "names": self._names,
+                "dirs": self._dirs}
 
     def empty(self):
         """A new, empty collection with the same scope and settings."""
         return Collection(self.in_scope, since_last_load=self.since_last_load)
 
-    def merge(self, other):
-        """Take in the collection of a later part of the same log (read by another process)."""
-        if other.policy_loads and self.since_last_load:
+    def merge(self, state):
+        """Take in the :meth:`state` of a collection of a later part of the same log (read by
+        another process); groups it shares with this one are merged from their rows."""
+        if state["policy_loads"] and self.since_last_load:
             self._clear()         # the later part saw a policy load: what came before is moot
-        self.policy_loads += other.policy_loads
-        for key, group in other.groups.items():
-            mine = self.groups.get(key)
+        self.policy_loads += state["policy_loads"]
+        groups = self.groups
+        for key, row in state["groups"]:
+            mine = groups.get(key)
             if mine is None:
-                self.groups[key] = group
+                groups[key] = DenialGroup.from_row(row)
             else:
-                mine.absorb(group)
-        for key, (item, count) in other.errors.items():
+                mine.absorb(row)
+        for key, (item, count) in state["errors"].items():
             if key in self.errors:
                 self.errors[key][1] += count
             else:
                 self.errors[key] = [item, count]
-        for key, (perms, count) in other.out_of_scope.items():
+        for key, (perms, count) in state["out_of_scope"].items():
             entry = self.out_of_scope.setdefault(key, [set(), 0])
             entry[0].update(perms)
             entry[1] += count
-        for key, path in other._inodes.items():
+        for key, path in state["inodes"].items():
             if len(self._inodes) < MAX_INDEX or key in self._inodes:
                 self._inodes[key] = path      # the later record wins, as when read in one go
-        for mine, theirs in ((self._names, other._names), (self._dirs, other._dirs)):
+        for mine, theirs in ((self._names, state["names"]), (self._dirs, state["dirs"])):
             for key, values in theirs.items():
                 mine.setdefault(key, set()).update(values)
         return self

@@ -543,6 +543,7 @@ def collect_file(reader, path, collection, processes=None):
                     handle.seek(starts[index])
                     part.add_all(RawScanner(reader, part.in_scope).read(
                         handle, limit=starts[index + 1] - starts[index]))
+                part = part.state()
             else:
                 part, stats = result
                 for name, value in stats.items():
@@ -560,7 +561,7 @@ def collect_file(reader, path, collection, processes=None):
 
 def _fork_worker(reader, path, start, end, collection):
     """(pid, read end of a pipe) of a child that folds ``path[start:end]`` into an empty copy of
-    ``collection`` and sends it back with its counters, pickled (None if it failed)."""
+    ``collection`` and sends back its state with its counters, pickled (None if it failed)."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid:
@@ -575,7 +576,7 @@ def _fork_worker(reader, path, start, end, collection):
             part = collection.empty()
             part.add_all(RawScanner(part_reader, part.in_scope).read(handle, limit=end - start))
         stats = dict((k, v) for k, v in part_reader.stats.as_dict().items() if isinstance(v, int))
-        payload = pickle.dumps((part, stats), protocol=pickle.HIGHEST_PROTOCOL)
+        payload = pickle.dumps((part.state(), stats), protocol=pickle.HIGHEST_PROTOCOL)
     except BaseException:  # noqa: BLE001 - the parent reads this part itself
         payload = pickle.dumps(None)
     try:
