@@ -369,13 +369,14 @@ class RawScanner(object):
                 raw, stamp, pid, count = variants[0]
                 merged.append((inner, (stamp, pid), (raw,), count))
                 continue
-            kinds = [(b"name_bind" in raw, None if parse(raw) else raw) for raw, _, _, _ in variants]
-            if kinds.count((False, None)) == len(kinds):     # the usual case: all merge
+            raws = tuple(v[0] for v in variants)
+            if self._union_of(raws)[1]:                      # the usual case: all merge
                 _, stamp, pid, _ = variants[0]
-                merged.append((inner, (stamp, pid), tuple(v[0] for v in variants), sum(v[3] for v in variants)))
+                merged.append((inner, (stamp, pid), raws, sum(v[3] for v in variants)))
                 continue
             apart = OrderedDict()
-            for kind, (raw, stamp, pid, count) in zip(kinds, variants):
+            for raw, stamp, pid, count in variants:
+                kind = (b"name_bind" in raw, None if parse(raw) else raw)
                 entry = apart.get(kind)
                 if entry is None:
                     apart[kind] = [inner, (stamp, pid), [raw], count]
@@ -442,10 +443,17 @@ class RawScanner(object):
         with others."""
         if len(variants) == 1:
             return self._parse_perms(variants[0])
-        union = self._unions.get(variants)
-        if union is None:
-            union = _cached(self._unions, variants, lambda key: _union(map(self._parse_perms, key)))
-        return union
+        return self._union_of(variants)[0]
+
+    def _union_of(self, raws):
+        """(union of the permission lists ``raws``, whether they all merge: none is a
+        name_bind's or fails to parse), worked out once for each tuple of lists."""
+        known = self._unions.get(raws)
+        if known is None:
+            lists = [self._parse_perms(raw) for raw in raws]
+            merge = all(lists) and not any(b"name_bind" in raw for raw in raws)
+            known = _cached(self._unions, raws, lambda key: (_union(lists), merge))
+        return known
 
     def _entries(self):
         """The events the pattern folded, as the native walker's folder gives them: by inner
