@@ -197,10 +197,10 @@ static int avc_event(walker *w, const char *p, event *ev)
 {
     const char *q = record_start(w, p), *le, *last, *s, *c;
     int i;
-    memset(ev, 0, sizeof(*ev));
     q = LIT(w, q, "type=AVC msg=audit(");
     if (q == NULL)
         return 0;
+    memset(ev, 0, sizeof(*ev));
     ev->stamp.s = q;
     q = run(w, q, is_digit, 20);
     q = LIT(w, q, ".");
