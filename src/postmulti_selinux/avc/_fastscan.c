@@ -87,6 +87,20 @@ static const char *record_start(walker *w, const char *p)
     return p;
 }
 
+/* One of two words at p, kept in *out: the end of it, or NULL. */
+static const char *either(const walker *w, const char *p, const char *a, const char *b, span *out)
+{
+    const char *q;
+    if (p == NULL)
+        return NULL;
+    if ((q = literal(w, p, a, (Py_ssize_t)strlen(a))) == NULL
+            && (q = literal(w, p, b, (Py_ssize_t)strlen(b))) == NULL)
+        return NULL;
+    out->s = p;
+    out->n = q - p;
+    return q;
+}
+
 /* " msg=audit(STAMP):" at p (the stamp as the event's). */
 static const char *same_stamp(const walker *w, const char *p, span stamp)
 {
@@ -211,12 +225,7 @@ static int avc_event(walker *w, const char *p, event *ev)
         return 0;
     ev->stamp.n = q - ev->stamp.s;
     q = LIT(w, q, "): avc:  ");
-    if (q == NULL)
-        return 0;
-    ev->f[K_RESULT].s = q;
-    if ((s = LIT(w, q, "denied")) == NULL && (s = LIT(w, q, "granted")) == NULL)
-        return 0;
-    ev->f[K_RESULT].n = s - q;
+    s = either(w, q, "denied", "granted", &ev->f[K_RESULT]);
     q = LIT(w, s, "  {");
     if (q == NULL)
         return 0;
@@ -261,12 +270,7 @@ static int avc_event(walker *w, const char *p, event *ev)
             && (s = LIT(w, s, " ")) != NULL)
         q = s;
     q = LIT(w, q, "success=");
-    if (q == NULL)
-        return 0;
-    ev->f[K_SUCCESS].s = q;
-    if ((s = LIT(w, q, "yes")) == NULL && (s = LIT(w, q, "no")) == NULL)
-        return 0;
-    ev->f[K_SUCCESS].n = s - q;
+    s = either(w, q, "yes", "no", &ev->f[K_SUCCESS]);
     s = LIT(w, s, " ");
     if (s == NULL)
         return 0;
@@ -473,30 +477,10 @@ static size_t arena_take(Folder *self, size_t n)
     return at;
 }
 
-static int folder_clear(Folder *self)
+/* A new table of slots: the entries' slots again if keep (the table grows), else empty. */
+static int retable(Folder *self, size_t slots, int keep)
 {
-    uint64_t *hashes = PyMem_Calloc(FIRST_SLOTS, sizeof(uint64_t));
-    size_t *where = PyMem_Malloc(FIRST_SLOTS * sizeof(size_t));
-    if (hashes == NULL || where == NULL) {
-        PyMem_Free(hashes);
-        PyMem_Free(where);
-        PyErr_NoMemory();
-        return -1;
-    }
-    PyMem_Free(self->hashes);
-    PyMem_Free(self->where);
-    self->hashes = hashes;
-    self->where = where;
-    self->mask = FIRST_SLOTS - 1;
-    self->used = 0;
-    self->entries = 0;
-    self->nvariants = 0;
-    return 0;
-}
-
-static int folder_grow(Folder *self)
-{
-    size_t slots = (self->mask + 1) * 2, i, at;
+    size_t i, at;
     uint64_t *hashes = PyMem_Calloc(slots, sizeof(uint64_t));
     size_t *where = PyMem_Malloc(slots * sizeof(size_t));
     if (hashes == NULL || where == NULL) {
@@ -505,7 +489,7 @@ static int folder_grow(Folder *self)
         PyErr_NoMemory();
         return -1;
     }
-    for (i = 0; i <= self->mask; i++) {
+    for (i = 0; keep && i <= self->mask; i++) {
         if (!self->hashes[i])
             continue;
         for (at = self->hashes[i] & (slots - 1); hashes[at]; at = (at + 1) & (slots - 1))
@@ -519,6 +503,14 @@ static int folder_grow(Folder *self)
     self->where = where;
     self->mask = slots - 1;
     return 0;
+}
+
+static int folder_clear(Folder *self)
+{
+    self->used = 0;
+    self->entries = 0;
+    self->nvariants = 0;
+    return retable(self, FIRST_SLOTS, 0);
 }
 
 static Py_ssize_t new_variant(Folder *self, span perms, span stamp, span pid)
@@ -618,7 +610,7 @@ static int folder_add(Folder *self, const span *f, span stamp, span pid)
     self->order[self->entries++] = where;
     self->hashes[at] = h;
     self->where[at] = where;
-    if ((size_t)self->entries * 2 > self->mask && folder_grow(self) < 0)
+    if ((size_t)self->entries * 2 > self->mask && retable(self, (self->mask + 1) * 2, 1) < 0)
         return -1;
     return 0;
 }
