@@ -371,3 +371,20 @@ def test_damaged_raw_logs_never_raise_and_read_alike(tmp_path_factory, cuts):
     assert fast[:4] == slow[:4]         # denials, SELinux errors, out-of-scope tallies, loads
     assert fast[4]["lines"] == slow[4]["lines"] and fast[4]["avc"] == slow[4]["avc"]
     assert summary(str(log), True, native=False) == fast
+
+
+def test_a_plain_file_is_read_again_from_the_tail_and_a_changed_one_joined(tmp_path):
+    log = tmp_path / "audit.log"
+    log.write_bytes(b"line one\nline two\nline three\n")
+    with open(str(log), "rb") as handle:
+        handle.read(18)
+        assert scan._read_after(handle, b"line two\n", 9, 6) == b"\nline two\nline t"
+        assert handle.tell() == 24
+        # The tail is not what the file holds there (rewritten meanwhile): joined, read on.
+        assert scan._read_after(handle, b"other\n", 18, 4) == b"\nother\nhree"
+        assert handle.tell() == 28
+    with gzip.open(str(tmp_path / "x.gz"), "wb") as packed:
+        packed.write(b"abc\ndef\n")
+    with gzip.open(str(tmp_path / "x.gz"), "rb") as handle:
+        handle.read(4)
+        assert scan._read_after(handle, b"abc\n", None, 10) == b"\nabc\ndef\n"
