@@ -97,11 +97,10 @@ def avc_command(inputs, since, instance, domains, explain, module_name, output_d
                    "policy {} via {}".format(", ".join(files), result.stats.lines, result.stats.avc,
                                              result.stats.selinux_err, result.stats.foreign,
                                              result.stats.malformed, policy_file, query.backend))
-        click.echo("{} of {} file(s) read by the fast raw-log scanner ({}; split between up to {} "
+        walker = {"native": "native walker; ", "pattern": "pure-Python pattern; "}.get(result.stats.walker, "")
+        click.echo("{} of {} file(s) read by the fast raw-log scanner ({}split between up to {} "
                    "processes), the rest line by line; {}".format(
-                       result.stats.scanned, len(result.stats.files),
-                       "native walker" if result.stats.walker == "native" else "pure-Python pattern",
-                       result.stats.processes,
+                       result.stats.scanned, len(result.stats.files), walker, result.stats.processes,
                        query.cache.describe() if query.cache is not None else "no policy-rule index"))
     if not result.findings:
         click.echo("no denials of Postfix domains found")
