@@ -364,11 +364,8 @@ class RawScanner(object):
             entries = self._folder.drain()
         else:
             entries = self._entries()
-        # Lists of one inner key merge into one denial, but a name_bind's (its port is src=,
-        # not dest=) stays apart, and so does a list that does not parse (it must not spoil
-        # the others' merge).
+        # Lists of one inner key merge into one denial, but some stay apart (_apart_kind).
         merged = []
-        parse = self._parse_perms
         for inner, variants in entries:
             if len(variants) == 1:
                 raw, stamp, pid, count = variants[0]
@@ -381,7 +378,7 @@ class RawScanner(object):
                 continue
             apart = OrderedDict()
             for raw, stamp, pid, count in variants:
-                kind = (b"name_bind" in raw, None if parse(raw) else raw)
+                kind = self._apart_kind(raw)
                 entry = apart.get(kind)
                 if entry is None:
                     apart[kind] = [inner, (stamp, pid), [raw], count]
@@ -404,15 +401,10 @@ class RawScanner(object):
         result, rest, more, success, scomm, exe = inner[:6]
         stamp, pid = first
         event = line_reader.Event(_stamp(stamp))
-        syscall = (success, scomm, exe)
-        event.syscall = self._syscalls.get(syscall) or _cached(self._syscalls, syscall, _syscall_fields)
-        parsed = self._rests.get(rest)
-        if parsed is None:
-            parsed = _cached(self._rests, rest, _parse_rest)
+        event.syscall = _cached(self._syscalls, (success, scomm, exe), _syscall_fields)
+        parsed = _cached(self._rests, rest, _parse_rest)
         if more or not parsed or self.in_scope is None or self.in_scope(parsed[0].type):
-            joins = inner[6:12]
-            event.cwd, event.paths, event.argv = (self._joined.get(joins)
-                                                  or _cached(self._joined, joins, self._join_records))
+            event.cwd, event.paths, event.argv = _cached(self._joined, inner[6:12], self._join_records)
         out = []
         if perms and parsed:
             out.append(line_reader.build_denial(event, result.decode(), perms, parsed, int(pid), count))
@@ -437,28 +429,28 @@ class RawScanner(object):
                     scratch.argv = argv
         return scratch.cwd, scratch.paths, scratch.argv
 
-    def _parse_perms(self, raw):
+    def _perms_in(self, raw):
         """The permissions of a raw ``{ … }`` text, parsed once; () if one does not parse."""
-        perms = self._perms.get(raw)
-        return perms if perms is not None else _cached(self._perms, raw, _parse_perms)
+        return _cached(self._perms, raw, _parse_perms)
+
+    def _apart_kind(self, raw):
+        """(False, None) for a permission list that merges with the others of its event; a
+        name_bind's (its port is src=, not dest=) and one that does not parse stay apart."""
+        return (b"name_bind" in raw, None if self._perms_in(raw) else raw)
 
     def _perms_of(self, variants):
         """The union of the permission lists in ``variants`` (a tuple of raw ``{ … }`` texts, in
         order of first appearance); () for an unparsable one, which :meth:`flush` never merges
         with others."""
         if len(variants) == 1:
-            return self._parse_perms(variants[0])
+            return self._perms_in(variants[0])
         return self._union_of(variants)[0]
 
     def _union_of(self, raws):
         """(union of the permission lists ``raws``, whether they all merge: none is a
         name_bind's or fails to parse), worked out once for each tuple of lists."""
-        known = self._unions.get(raws)
-        if known is None:
-            lists = [self._parse_perms(raw) for raw in raws]
-            merge = all(lists) and not any(b"name_bind" in raw for raw in raws)
-            known = _cached(self._unions, raws, lambda key: (_union(lists), merge))
-        return known
+        return _cached(self._unions, raws, lambda key: (
+            _union(map(self._perms_in, key)), all(self._apart_kind(raw) == (False, None) for raw in key)))
 
     def _entries(self):
         """The events the pattern folded, as the native walker's folder gives them: by inner
