@@ -31,8 +31,10 @@ def _port(value):
               help="A listener port of the child (repeatable).")
 @click.option("--domain", default="postfix_master_t", show_default=True,
               help="The domain that binds the listeners.")
-@click.option("--backend", type=click.Choice(["auto", "setools", "cli"]), default="auto",
-              show_default=True, help="How to query the policy (cli = seinfo/sesearch, EL7).")
+@click.option("--backend", type=click.Choice(["auto", "setools", "audit2why", "cli"]),
+              default="auto", show_default=True,
+              help="How to query the policy (audit2why: libselinux + the store, EL7; "
+                   "cli: setools 4 seinfo/sesearch).")
 @click.option("--all", "show_all", is_flag=True, help="List matching paths too.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def labels(root, policy_type, dirs, ports, domain, backend, show_all, as_json):

@@ -12,8 +12,6 @@ import os
 import stat
 import typing
 
-import selinux
-
 from postmulti_selinux.errors import ToolError
 from postmulti_selinux.selinux.policy_root import PolicyRoot
 
@@ -63,6 +61,8 @@ class FileContexts(object):
         # type: () -> None
         """Re-read the specification files (after an equivalence or store change)."""
         self.close()
+        import selinux  # distro binding, imported late so that --help works without it
+        self._selinux = selinux
         option = selinux.selinux_opt()
         option.type = selinux.SELABEL_OPT_PATH
         option.value = self.policy_root.file_contexts
@@ -76,7 +76,7 @@ class FileContexts(object):
     def close(self):
         # type: () -> None
         if self._handle is not None:
-            selinux.selabel_close(self._handle)
+            self._selinux.selabel_close(self._handle)
             self._handle = None
 
     def lookup(self, path, mode):
@@ -86,7 +86,7 @@ class FileContexts(object):
         None means the policy has no rule (``<<none>>``): such files are left alone.
         """
         try:
-            return selinux.selabel_lookup_raw(self._handle, path, stat.S_IFMT(mode))[1]
+            return self._selinux.selabel_lookup_raw(self._handle, path, stat.S_IFMT(mode))[1]
         except OSError as exc:
             if exc.errno == errno.ENOENT:
                 return None

@@ -11,6 +11,7 @@ import re
 from postmulti_selinux.errors import ToolError
 
 DEFAULT_STORE_ROOT = "/var/lib/selinux"
+EL7_STORE_ROOT = "/etc/selinux"  # libsemanage 2.5's built-in default
 
 
 def _join(root, path):
@@ -125,11 +126,26 @@ class PolicyRoot(object):
         return inside if os.path.exists(inside) else "/etc/selinux/semanage.conf"
 
     @property
+    def store_root(self):
+        # type: () -> str
+        """libsemanage's store-root as the target sees it: semanage.conf's, else the default.
+
+        libsemanage 2.5 (EL7) keeps its stores in ``/etc/selinux`` (``/etc/selinux/TYPE/active``);
+        without a setting, that layout is recognised when ``/var/lib/selinux/TYPE`` is absent.
+        """
+        configured = _read_setting(self.semanage_conf, "store-root")
+        if configured:
+            return configured.rstrip("/") or "/"
+        if (not os.path.isdir(self.path("{}/{}".format(DEFAULT_STORE_ROOT, self.policy_type)))
+                and os.path.isdir(os.path.join(self.selinux_dir, "active"))):
+            return EL7_STORE_ROOT
+        return DEFAULT_STORE_ROOT
+
+    @property
     def store_dir(self):
         # type: () -> str
-        """The module store (``/var/lib/selinux/TYPE``; EL7 keeps it in ``/etc/selinux``)."""
-        store_root = _read_setting(self.semanage_conf, "store-root") or DEFAULT_STORE_ROOT
-        return self.path("{}/{}".format(store_root.rstrip("/"), self.policy_type))
+        """The module store (``/var/lib/selinux/TYPE``; EL7: ``/etc/selinux/TYPE``)."""
+        return self.path("{}/{}".format(self.store_root.rstrip("/"), self.policy_type))
 
     def commit_number(self):
         # type: () -> int

@@ -1,9 +1,10 @@
 """Which type a port has, and whether a domain may ``name_bind`` it, asked of the policy.
 
-Two backends give the same answers: setools' Python API where it is importable (EL8+, Debian),
-and the ``seinfo``/``sesearch`` command-line tools where it is not (EL7 ships setools 3 CLIs
-without Python bindings). Conditional rules count only when their boolean expression is true
-with the policy's boolean states.
+Three backends give the same answers; ``auto`` takes the first that is there: setools' Python
+API (EL8+, Debian), then libselinux's ``selinux.audit2why`` with port types read off the root's
+store (:mod:`ports_audit2why`; EL7, which has no setools Python API), then the setools 4
+``seinfo``/``sesearch`` command-line tools (``cli``). Conditional rules count only when their
+boolean expression is true with the policy's boolean states.
 """
 
 import re
@@ -13,6 +14,7 @@ import typing
 
 from postmulti_selinux.errors import ToolError
 from postmulti_selinux.selinux.policy_root import PolicyRoot
+from postmulti_selinux.selinux.ports_audit2why import Audit2whyBackend, audit2why_available
 
 # The type given to a child's listener the policy does not let the domain bind. smtp_port_t is
 # the type of the ports Postfix's master binds by design (25, 465, 587): every policy family
@@ -53,6 +55,7 @@ def evaluate_condition(expression, states):
 
 class _SetoolsBackend(object):
     name = "setools"
+    description = "setools (Python API)"
 
     def __init__(self, policy_file):
         # type: (str) -> None
@@ -100,6 +103,7 @@ class _SetoolsBackend(object):
 
 class _CliBackend(object):
     name = "cli"
+    description = "the setools CLI tools (seinfo/sesearch: no setools Python binding here)"
 
     def __init__(self, policy_file):
         # type: (str) -> None
@@ -212,18 +216,29 @@ class PortCheck(object):
         self.policy_root = root if isinstance(root, PolicyRoot) else PolicyRoot(root, policy_type)
         policy_file = policy_file or self.policy_root.policy_file
         if backend == "auto":
-            backend = "setools" if setools_available() else "cli"
+            backend = ("setools" if setools_available() else
+                       "audit2why" if audit2why_available() else "cli")
         if backend == "setools":
             self.backend = _SetoolsBackend(policy_file)
+        elif backend == "audit2why":
+            self.backend = Audit2whyBackend(policy_file, self.policy_root)
         elif backend == "cli":
             self.backend = _CliBackend(policy_file)
         else:
-            raise ToolError("unknown policy query backend {!r} (setools, cli, auto)".format(backend))
+            raise ToolError("unknown policy query backend {!r} (setools, audit2why, cli, "
+                            "auto)".format(backend))
 
     @property
     def backend_name(self):
         # type: () -> str
+        """``setools``, ``audit2why`` or ``cli``."""
         return self.backend.name
+
+    @property
+    def backend_description(self):
+        # type: () -> str
+        """The backend in words, for --verbose."""
+        return self.backend.description
 
     def check(self, ports, domain="postfix_master_t"):
         # type: (typing.Iterable[typing.Tuple[int, str]], str) -> typing.List[PortDecision]

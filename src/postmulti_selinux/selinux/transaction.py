@@ -1,7 +1,8 @@
-"""All policy-store changes of one run, committed together through libsemanage.
+"""All policy-store changes of one run, committed together.
 
-Port labels and module installs/removals go into one libsemanage transaction (one policy rebuild;
-none when nothing changes). Equivalences are written to ``file_contexts.subs`` as semanage does,
+Port labels and module installs/removals go into one store transaction (one policy rebuild;
+none when nothing changes): through the libsemanage binding where ``import semanage`` works,
+else through one ``semanage import`` / ``semodule`` command (:mod:`store_cli`, EL7). Equivalences are written to ``file_contexts.subs`` as semanage does,
 just before the store commit, and put back if the commit fails. Before anything is changed the
 previous state is recorded in :class:`UndoRecord`, so every change can be reverted exactly with
 :meth:`PolicyTransaction.revert`.
@@ -17,19 +18,14 @@ import sys
 import tempfile
 import typing
 
-import semanage
-import selinux
-
 from postmulti_selinux.errors import ToolError
 from postmulti_selinux.selinux.equivalence import (
     Equivalence, SubsFile, check_equivalence, write_atomically)
 from postmulti_selinux.selinux.policy_root import PolicyRoot
+from postmulti_selinux.selinux.store_cli import CliStore
+from postmulti_selinux.selinux.store_libsemanage import LibsemanageStore, binding_available
 
-PROTOCOLS = {"tcp": semanage.SEMANAGE_PROTO_TCP, "udp": semanage.SEMANAGE_PROTO_UDP}
-if hasattr(semanage, "SEMANAGE_PROTO_SCTP"):
-    PROTOCOLS["sctp"] = semanage.SEMANAGE_PROTO_SCTP
-if hasattr(semanage, "SEMANAGE_PROTO_DCCP"):
-    PROTOCOLS["dccp"] = semanage.SEMANAGE_PROTO_DCCP
+PROTOCOLS = ("tcp", "udp", "sctp", "dccp")
 
 Change = typing.NamedTuple("Change", [("kind", str), ("key", str), ("value", str)])
 Change.__doc__ = "One pending change: kind is equivalence, port, module-install or module-remove."
@@ -90,124 +86,32 @@ class UndoRecord(object):
             raise ToolError("the undo record is damaged ({})".format(exc))
 
 
-class _Store(object):
-    """A connected libsemanage handle on the store under a policy root."""
+def store_backend_name(policy_root):
+    # type: (PolicyRoot) -> str
+    """Which backend commits the store under ``policy_root`` (for --verbose)."""
+    if binding_available():
+        return "libsemanage (Python binding)"
+    return "one {} command (no semanage Python binding here)".format(
+        "semanage import" if policy_root.is_live else "semodule -p ROOT")
 
-    def __init__(self, policy_root):
-        # type: (PolicyRoot) -> None
-        self.policy_root = policy_root
-        semanage.semanage_set_root("" if policy_root.is_live else policy_root.root)
-        self.handle = semanage.semanage_handle_create()
-        if not self.handle:
-            raise ToolError("could not create a libsemanage handle")
-        semanage.semanage_select_store(self.handle, policy_root.policy_type,
-                                       semanage.SEMANAGE_CON_DIRECT)
-        if semanage.semanage_is_managed(self.handle) != 1:
-            self.close()
-            raise ToolError("no policy store for {} at {}".format(
-                policy_root.policy_type, policy_root.store_dir))
-        if semanage.semanage_access_check(self.handle) < semanage.SEMANAGE_CAN_WRITE:
-            self.close()
-            raise ToolError("the policy store {} is not writable".format(policy_root.store_dir),
-                            hint="run as root")
-        live = policy_root.is_live and selinux.is_selinux_enabled() == 1
-        semanage.semanage_set_reload(self.handle, 1 if live else 0)
-        if semanage.semanage_connect(self.handle) < 0:
-            self.close()
-            raise ToolError("could not connect to the policy store {}".format(
-                policy_root.store_dir))
-        self.connected = True
-        self.in_transaction = False
 
-    def begin(self):
-        # type: () -> None
-        if semanage.semanage_begin_transaction(self.handle) < 0:
-            raise ToolError("could not start a policy store transaction (is semanage running?)")
-        self.in_transaction = True
+def _open_store(policy_root):
+    # type: (PolicyRoot) -> typing.Any
+    """A begun store transaction: the binding's where importable, else the CLI's."""
+    store = LibsemanageStore(policy_root) if binding_available() else CliStore(policy_root)
+    try:
+        store.begin()
+    except BaseException:
+        store.close()
+        raise
+    return store
 
-    def _check(self, rc, what):
-        # type: (int, str) -> None
-        if rc < 0:
-            raise ToolError("policy store: could not {}".format(what))
 
-    def port_key(self, port, proto):
-        rc, key = semanage.semanage_port_key_create(self.handle, port, port, PROTOCOLS[proto])
-        self._check(rc, "make a key for port {}/{}".format(port, proto))
-        return key
-
-    def local_port(self, port, proto):
-        # type: (int, str) -> typing.Optional[str]
-        """The context of a local record for exactly this port, or None."""
-        key = self.port_key(port, proto)
-        rc, exists = semanage.semanage_port_exists_local(self.handle, key)
-        self._check(rc, "query port {}/{}".format(port, proto))
-        if not exists:
-            return None
-        rc, record = semanage.semanage_port_query_local(self.handle, key)
-        self._check(rc, "read port {}/{}".format(port, proto))
-        rc, text = semanage.semanage_context_to_string(
-            self.handle, semanage.semanage_port_get_con(record))
-        self._check(rc, "read the context of port {}/{}".format(port, proto))
-        return text
-
-    def set_port(self, port, proto, context):
-        # type: (int, str, typing.Optional[str]) -> None
-        """Add/modify the local port record, or delete it when ``context`` is None."""
-        key = self.port_key(port, proto)
-        if context is None:
-            self._check(semanage.semanage_port_del_local(self.handle, key),
-                        "delete port {}/{}".format(port, proto))
-            return
-        rc, record = semanage.semanage_port_create(self.handle)
-        self._check(rc, "create a port record")
-        semanage.semanage_port_set_range(record, port, port)
-        semanage.semanage_port_set_proto(record, PROTOCOLS[proto])
-        rc, con = semanage.semanage_context_from_string(self.handle, context)
-        if rc < 0 or con is None:
-            raise ToolError("invalid port context {!r}".format(context))
-        self._check(semanage.semanage_port_set_con(self.handle, record, con),
-                    "set the context of port {}/{}".format(port, proto))
-        self._check(semanage.semanage_port_modify_local(self.handle, key, record),
-                    "label port {}/{}".format(port, proto))
-
-    def _call(self, what, func, *args):
-        """Call a libsemanage function; its failures (rc < 0 or OSError) become ToolError."""
-        try:
-            rc = func(self.handle, *args)
-        except OSError as exc:
-            raise ToolError("policy store: could not {} ({})".format(what, exc.strerror or exc))
-        self._check(rc, what)
-        return rc
-
-    def install_module_file(self, path):
-        # type: (str) -> None
-        self._call("install the policy module {}".format(path),
-                   semanage.semanage_module_install_file, path)
-
-    def remove_module(self, name):
-        # type: (str) -> None
-        self._call("remove the policy module {}".format(name), semanage.semanage_module_remove,
-                   name)
-
-    def commit(self):
-        # type: () -> None
-        try:
-            rc = semanage.semanage_commit(self.handle)
-        except OSError:
-            rc = -1
-        self.in_transaction = False
-        if rc < 0:
-            raise ToolError("the policy store rejected the changes; nothing was committed",
-                            hint="the libsemanage messages above say why")
-
-    def close(self):
-        # type: () -> None
-        if self.handle:
-            if getattr(self, "connected", False):
-                semanage.semanage_disconnect(self.handle)
-            semanage.semanage_handle_destroy(self.handle)
-            self.handle = None
-        semanage.semanage_set_root("")
+def _isolated(func, *args):
+    """``func(*args)``, in a child process when libsemanage is used (see _in_child_process)."""
+    if binding_available():
+        return _in_child_process(func, *args)
+    return func(*args)
 
 
 def _in_child_process(func, *args):
@@ -294,6 +198,12 @@ class PolicyTransaction(object):
         self.undo_record = None  # type: typing.Optional[UndoRecord]
         self.report = None  # type: typing.Optional[CommitReport]
 
+    @property
+    def backend_name(self):
+        # type: () -> str
+        """Which backend commits the store (the binding, or one semanage/semodule command)."""
+        return store_backend_name(self.policy_root)
+
     # -- collecting ---------------------------------------------------------------------------
     def add_equivalence(self, parent, child):
         # type: (str, str) -> bool
@@ -351,7 +261,7 @@ class PolicyTransaction(object):
             raise ToolError("this transaction was already committed")
         rebuild_before = self.policy_root.commit_number()
         if self._ports or self._modules:
-            changes, skipped, undo, store_commits, subs_writes = _in_child_process(self._commit)
+            changes, skipped, undo, store_commits, subs_writes = _isolated(self._commit)
         else:
             changes, skipped, undo, store_commits, subs_writes = self._commit()
         self.undo_record = undo
@@ -368,8 +278,7 @@ class PolicyTransaction(object):
         store_commits = subs_writes = 0
         try:
             if self._ports or self._modules:
-                store = _Store(self.policy_root)
-                store.begin()
+                store = _open_store(self.policy_root)
                 changes += self._apply_store(store, undo, skipped)
             if self._equivalences:
                 undo.subs_before, undo.subs_touched = self._subs.original, True
@@ -388,7 +297,7 @@ class PolicyTransaction(object):
         return changes, skipped, undo, store_commits, subs_writes
 
     def _apply_store(self, store, undo, skipped):
-        # type: (_Store, UndoRecord, typing.List[Change]) -> typing.List[Change]
+        # type: (typing.Any, UndoRecord, typing.List[Change]) -> typing.List[Change]
         changes = []
         for port, proto, setype in self._ports:
             wanted = self._port_context(setype)
@@ -433,7 +342,7 @@ class PolicyTransaction(object):
         rebuild_before = policy_root.commit_number()
         changes, store_commits, subs_writes = [], 0, 0
         if undo.ports or undo.modules:
-            changes = _in_child_process(_revert_store, policy_root, undo)
+            changes = _isolated(_revert_store, policy_root, undo)
             store_commits = 1
         if undo.subs_touched:
             write_atomically(policy_root.subs_path, undo.subs_before)
@@ -448,9 +357,12 @@ def _revert_store(policy_root, undo):
     """Store half of a revert: previous port records and modules, in one transaction."""
     changes = []
     workdir = tempfile.mkdtemp(prefix="postmulti-selinux-undo-")
-    store = _Store(policy_root)
     try:
-        store.begin()
+        store = _open_store(policy_root)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    try:
         for port, proto, before in undo.ports:
             store.set_port(port, proto, before)
             changes.append(Change("port", "{}/{}".format(port, proto), before or ""))
