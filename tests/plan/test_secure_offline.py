@@ -135,8 +135,7 @@ def test_unknown_child_is_a_one_line_error(offline_host):
         secure("postfix-nope", _options(offline_host))
 
 
-KINDS = ["set-listener", "fcontext-equivalence", "commit-policy", "relabel",
-         "data-directory-owner"]
+KINDS = ["set-listener", "fcontext-equivalence", "commit-policy", "queue-layout", "relabel"]
 
 
 @pytest.mark.parametrize("kill_at", KINDS)
@@ -163,4 +162,35 @@ def test_killed_at_any_journal_step_the_next_run_converges(offline_host, kill_at
     final = subprocess.run(cli + ["--json"], stdout=subprocess.PIPE, universal_newlines=True)
     assert json.loads(final.stdout)["changed"] is False
     undo("postfix-sub", host.state, host.root)
+    assert _digest(host, labels=False) == before
+
+
+def test_queue_layout_postmulti_left_undone_is_completed_before_the_relabel_and_undone(
+        offline_host):
+    """As after postmulti's denied set-permissions: public/ missing, private/ and the data
+    directory wrong. The plan makes them as postfix-files says, before the relabel (so the new
+    directory is labeled), and undo removes only what it made and restores the rest."""
+    host = offline_host
+    if host.family["name"] != "debian":
+        pytest.skip("one family is enough (the layout does not depend on the policy)")
+    queue = os.path.join(host.root, "var/spool/postfix-sub")
+    os.rmdir(os.path.join(queue, "public"))
+    os.chmod(os.path.join(queue, "private"), 0o755)
+    os.chown(os.path.join(host.root, "var/lib/postfix-sub"), 0, 0)
+    before = _digest(host, labels=False)
+    dry = secure("postfix-sub", _options(host, dry_run=True))
+    layout = [a for a in dry.as_dict()["plan"]["actions"] if a["kind"] == "queue-layout"]
+    assert layout and not layout[0]["satisfied"]
+    assert "set-permissions" in layout[0]["reason"]
+    assert len(layout[0]["problems"]) == 3
+    report = secure("postfix-sub", _options(host))
+    kinds = [a["kind"] for a in report.applied]
+    assert kinds.index("queue-layout") == kinds.index("relabel") - 1
+    public = os.path.join(queue, "public")
+    assert os.stat(public).st_mode & 0o7777 == 0o710
+    assert context_type(read_label(public)) == "postfix_public_t"
+    assert os.stat(os.path.join(queue, "private")).st_mode & 0o7777 == 0o700
+    assert secure("postfix-sub", _options(host)).applied == []
+    undo("postfix-sub", host.state, host.root)
+    assert not os.path.exists(public)
     assert _digest(host, labels=False) == before

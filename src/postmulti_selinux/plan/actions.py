@@ -14,6 +14,7 @@ import stat
 from postmulti_selinux.errors import ToolError
 from postmulti_selinux.plan.action import Action
 from postmulti_selinux.postfix import files as postfix_files
+from postmulti_selinux.postfix import layout
 from postmulti_selinux.postfix.manage import parse_listener_spec
 from postmulti_selinux.selinux import (
     ExpectedLabels, PolicyTransaction, UndoRecord, read_label, relabel)
@@ -279,9 +280,56 @@ def wrong_labels(policy_root, pairs):
     return wrong
 
 
+class CompleteQueueLayout(Action):
+    """The child's queue and data directories made as postfix-files says (owner, group, mode),
+    from the tool's own context, before the relabel labels them: postmulti's set-permissions
+    step left them undone, and the start script's own attempt (as postfix_master_t) is denied
+    (capability fowner). Undo removes only directories it created (when empty) and puts back
+    the owner, group and mode of the ones it changed."""
+    kind = "queue-layout"
+
+    def __init__(self, child, entries, problems):
+        # type: (object, list, list) -> None
+        count = len(set(p.path for p in problems))
+        super(CompleteQueueLayout, self).__init__(
+            "{}: queue and data directories as postfix-files says ({} to fix)".format(
+                child.label, count),
+            "postmulti's 'postfix set-permissions' step is denied under SELinux, so the child's "
+            "queue layout is left incomplete{}; the start script cannot finish it (postfix_master_t "
+            "is denied capability fowner)".format(
+                " ({}{})".format(problems[0].line(), " and {} more".format(len(problems) - 1)
+                                 if len(problems) > 1 else "") if problems else ""))
+        self.entries = entries
+        self.problems = [p.line() for p in problems]
+
+    def satisfied(self, ctx):
+        return not layout.entry_problems(self.entries)
+
+    def snapshot(self, ctx):
+        return {"states": [layout.path_state(e.path) for e in self.entries]}
+
+    def apply(self, ctx):
+        result = layout.complete_layout(self.entries)
+        ctx.log("queue layout: {} directory(ies) created".format(len(result["created"])))
+        return result
+
+    @classmethod
+    def undo(cls, ctx, data):
+        states = data.get("states", [])
+        created = data.get("created")
+        if created is None:  # interrupted before apply returned: what did not exist before
+            created = [s["path"] for s in states if not s.get("exists")]
+        layout.restore_layout(states, created)
+
+    def as_dict(self):
+        data = super(CompleteQueueLayout, self).as_dict()
+        data["problems"] = list(self.problems)
+        return data
+
+
 class OwnDataDirectory(Action):
-    """The data directory owned by mail_owner, mode 0700 (postfix-files: $data_directory:d:
-    $mail_owner:-:700), which postmulti's set-permissions step did not get to do."""
+    """The data directory owned by mail_owner, mode 0700. No longer planned (CompleteQueueLayout
+    covers it); kept so that journals written by earlier versions can still be undone."""
     kind = "data-directory-owner"
 
     def __init__(self, path, on_disk, mail_owner):

@@ -2,8 +2,10 @@
 
 Order matters on a real host: Postfix configuration first (the listener decides which ports
 need labels), then every policy-store change staged into one transaction and committed once,
-then the relabel (which needs the committed equivalences), then ownership fixes, then the
-restart through the service manager (see execute.py), then verification.
+then the queue and data directories postmulti's set-permissions step left undone (created
+before the relabel, so it labels them), then the relabel (which needs the committed
+equivalences), then the restart through the service manager (see execute.py), then
+verification.
 """
 
 import os
@@ -11,9 +13,10 @@ import os
 from postmulti_selinux.errors import ToolError
 from postmulti_selinux.plan.action import Plan
 from postmulti_selinux.plan.actions import (
-    AddEquivalence, AddPortLabel, ClearServiceDisable, CommitPolicy, CreateChild, EnableChild,
-    OwnDataDirectory, RelabelChild, SetListener, wrong_labels)
+    AddEquivalence, AddPortLabel, ClearServiceDisable, CommitPolicy, CompleteQueueLayout,
+    CreateChild, EnableChild, RelabelChild, SetListener, wrong_labels)
 from postmulti_selinux.postfix.discover import resolve_port, split_service
+from postmulti_selinux.postfix.layout import entry_problems, expected_directories
 from postmulti_selinux.postfix.manage import check_name, parse_listener_spec
 from postmulti_selinux.selinux import ExpectedLabels
 
@@ -88,18 +91,17 @@ def build_plan(obs, listen=None, create=False, group=None):
     if staged:
         actions.append(CommitPolicy(len(staged)))
 
+    for key in ("queue_directory", "data_directory"):
+        top = getattr(child, key)
+        if top and not os.path.isdir(os.path.dirname(os.path.normpath(top))):
+            raise ToolError("{}: the parent directory of {} {} does not exist".format(
+                child.label, key, top), hint="recreate it or fix main.cf")
+    entries = expected_directories(obs.manager.postfix, child)
+    actions.append(CompleteQueueLayout(child, entries, entry_problems(entries)))
+
     pairs = [(parent_dir, child_dir) for _, parent_dir, child_dir in obs.dir_pairs()]
     wrong = wrong_labels(obs.policy_root, pairs)
     relabel = RelabelChild([c for _, c in pairs], len([w for w in wrong if w.current]))
     relabel.pairs = pairs
     actions.append(relabel)
-
-    mail_owner = obs.manager.postfix.params(["mail_owner"], child.config_directory).get(
-        "mail_owner", "postfix")
-    if child.data_directory and os.path.isdir(child.data_directory):
-        actions.append(OwnDataDirectory(obs.system_path(child.data_directory),
-                                        child.data_directory, mail_owner))
-    elif child.data_directory:
-        raise ToolError("{}: data_directory {} does not exist".format(
-            child.label, child.data_directory), hint="recreate it or fix main.cf")
     return Plan(obs.name, actions, notes)

@@ -10,7 +10,7 @@ from postmulti_selinux.plan.actions import wrong_labels
 from postmulti_selinux.plan.build import listener_ports
 from postmulti_selinux.plan.observe import Observation
 from postmulti_selinux.plan.verify import (
-    MASTER_DOMAIN, master_pid, postfix_denials, process_context, smtp_probe)
+    MASTER_DOMAIN, child_trees, denial_check, master_pid, process_context, smtp_probe)
 from postmulti_selinux.postfix.preflight import preflight
 
 OK, WARNING, CRITICAL = 0, 1, 2
@@ -49,11 +49,9 @@ def check_child(name, config_dir="/etc/postfix", root="/", since=None):
                               OK if ok else CRITICAL, detail))
         window = since if since is not None else (process_start(pid) if pid else None)
         window = window if window is not None else time.time() - 3600
-        denials = postfix_denials(window)
-        items.append(Item("avc", WARNING if denials else OK,
-                          "{} Postfix denial(s) since {}".format(
-                              len(denials), time.strftime("%Y-%m-%d %H:%M:%S",
-                                                          time.localtime(window)))))
+        verdict = denial_check(window, child_trees(child), "since {}".format(
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(window))))
+        items.append(Item("avc", OK if verdict.ok else WARNING, verdict.detail))
     return items
 
 

@@ -9,13 +9,16 @@ import tempfile
 import time
 import typing
 
+from postmulti_selinux.errors import ToolError
 from postmulti_selinux.plan.action import Context
 from postmulti_selinux.plan.actions import CommitPolicy, CreateChild, RelabelChild, wrong_labels
 from postmulti_selinux.plan.build import build_plan
 from postmulti_selinux.plan.journal import Journal, Lock, state_dir
 from postmulti_selinux.plan.observe import Observation, require_selinux, selinux_state
+from postmulti_selinux.plan.recovery import keep_parent_up
 from postmulti_selinux.plan.service import restart_postfix
 from postmulti_selinux.plan.verify import verify_child
+from postmulti_selinux.postfix.layout import child_start_problems
 from postmulti_selinux.selinux import PolicyTransaction
 
 MODULE_NAME = "postmulti_selinux"
@@ -138,11 +141,11 @@ def secure(name, options, log=None):
         require_selinux(obs.selinux)
     plan = build_plan(obs, options.listen, options.create, options.group)
     if obs.child is not None:
-        log("policy {} ({}); port questions answered by {}; service manager {}".format(
-            obs.policy_root.policy_file, obs.selinux.policy_type,
-            "setools" if obs.port_check().backend_name == "setools" else
-            "the policy CLI tools (seinfo/sesearch: no setools Python binding here)",
-            obs.service_manager))
+        log("policy {} ({}); port questions answered by {}; store committed by {}; service "
+            "manager {}".format(obs.policy_root.policy_file, obs.selinux.policy_type,
+                                obs.port_check().backend_description,
+                                PolicyTransaction(obs.policy_root).backend_name,
+                                obs.service_manager))
     ctx = Context(obs.manager, obs.policy_root, PolicyTransaction(obs.policy_root), log)
     report.diff["before"] = _snapshot_state(obs)
     if options.dry_run:
@@ -180,8 +183,20 @@ def _restart_and_verify(obs, ctx, journal, report, options, ran, log):
             return
         report.notes.append("no configuration change was needed but the child is not healthy: "
                             "restarting")
+    apply_action = lambda action, reason: _apply_one(  # noqa: E731
+        action, ctx, journal, report, reason)
+    problems = child_start_problems(obs.manager.postfix, obs.child)
+    if problems:
+        keep_parent_up(obs, ctx, apply_action, report, "it cannot start: " + "; ".join(problems),
+                       log)
+        return
     for round_number in range(1, MAX_ROUNDS + 1):
-        began = restart_postfix(obs.service_manager, obs.child.name, log)
+        try:
+            began = restart_postfix(obs.service_manager, obs.child.name, log)
+        except ToolError as exc:
+            report.restarts += 1
+            keep_parent_up(obs, ctx, apply_action, report, str(exc), log)
+            return
         report.restarts += 1
         time.sleep(1.0)
         checks = verify_child(obs.child, state_fn, began, options.recipient)

@@ -5,16 +5,17 @@ import typing
 from postmulti_selinux.errors import ToolError
 from postmulti_selinux.plan.action import Context
 from postmulti_selinux.plan.actions import (
-    AddEquivalence, AddPortLabel, ClearServiceDisable, CommitPolicy, CreateChild, EnableChild,
-    OwnDataDirectory, RelabelChild, SetListener)
+    AddEquivalence, AddPortLabel, ClearServiceDisable, CommitPolicy, CompleteQueueLayout,
+    CreateChild, EnableChild, OwnDataDirectory, RelabelChild, SetListener)
 from postmulti_selinux.plan.journal import Journal, Lock
+from postmulti_selinux.plan.recovery import TakeChildOutOfStartSet
 from postmulti_selinux.selinux import PolicyRoot
 
 # kind -> class whose undo() knows how to reverse journalled data ("policy-module" installs are
 # journalled as commit-policy entries and reverted through their undo record).
 UNDOERS = dict((cls.kind, cls) for cls in (
     CreateChild, SetListener, ClearServiceDisable, EnableChild, AddEquivalence, AddPortLabel,
-    CommitPolicy, RelabelChild, OwnDataDirectory))
+    CommitPolicy, CompleteQueueLayout, RelabelChild, OwnDataDirectory, TakeChildOutOfStartSet))
 
 
 def undo(name, state, root="/", log=None, dry_run=False):

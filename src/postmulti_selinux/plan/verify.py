@@ -63,12 +63,12 @@ def smtp_probe(address, port, helo="postmulti-selinux.invalid", recipient=None, 
         return False, "{}: {}".format(type(exc).__name__, exc)
 
 
-def postfix_denials(since, audit_log=AUDIT_LOG):
-    # type: (float, str) -> list
+def postfix_denials(since, audit_log=AUDIT_LOG, until=None):
+    # type: (float, str, typing.Optional[float]) -> list
     """AVC denials and SELINUX_ERR records of Postfix domains at or after ``since``."""
     if not os.path.exists(audit_log):
         return []
-    reader = AuditReader(since=since)
+    reader = AuditReader(since=since, until=until)
     found = []
     for item in reader.read_files(expand_rotated(audit_log)):
         if isinstance(item, Denial) and item.result == "granted":
@@ -77,6 +77,63 @@ def postfix_denials(since, audit_log=AUDIT_LOG):
         if any(c is not None and c.type.startswith("postfix_") for c in contexts):
             found.append(item)
     return found
+
+
+def _tuples(denial):
+    # type: (Denial) -> typing.Set[typing.Tuple[str, str, str, str]]
+    return set((denial.scontext.type, denial.tcontext.type, denial.tclass, perm)
+               for perm in denial.perms)
+
+
+def _names_under(denial, trees):
+    # type: (Denial, typing.Sequence[str]) -> bool
+    path = denial.path or ""
+    return any(path == top or path.startswith(top.rstrip("/") + "/") for top in trees)
+
+
+class Baseline(object):
+    """The Postfix denials the host raised before ``since`` that are not a child's: records
+    naming no path in any child's trees (e.g. the EL7-era policy denies the parent's own
+    postfix-script ``find`` and master ``capability dac_read_search``, with no child at all).
+    A later denial made only of those (source, target, class, permission) is pre-existing:
+    reported, but not counted against the child."""
+
+    def __init__(self, since, child_trees, audit_log=AUDIT_LOG):
+        # type: (float, typing.Sequence[str], str) -> None
+        self.known = set()  # type: typing.Set[typing.Tuple[str, str, str, str]]
+        for item in postfix_denials(0, audit_log, until=since):
+            if isinstance(item, Denial) and not _names_under(item, child_trees):
+                self.known |= _tuples(item)
+
+    def pre_existing(self, item):
+        # type: (object) -> bool
+        return isinstance(item, Denial) and bool(self.known) and _tuples(item) <= self.known
+
+
+def split_denials(since, child_trees, audit_log=AUDIT_LOG):
+    # type: (float, typing.Sequence[str], str) -> typing.Tuple[list, list]
+    """(new, pre_existing) Postfix denials at or after ``since`` (see Baseline)."""
+    baseline = Baseline(since, child_trees, audit_log)
+    new, old = [], []
+    for item in postfix_denials(since, audit_log):
+        (old if baseline.pre_existing(item) else new).append(item)
+    return new, old
+
+
+def denial_check(since, child_trees, what="since the restart"):
+    # type: (float, typing.Sequence[str], str) -> Check
+    new, old = split_denials(since, child_trees)
+    detail = "{} new Postfix AVC/SELINUX_ERR record(s) {}".format(len(new), what)
+    if old:
+        detail += "; {} pre-existing (the host raised them without the child: {})".format(
+            len(old), ", ".join(sorted(set("{} {} {} {}".format(*t) for d in old
+                                           for t in _tuples(d)))[:3]))
+    return Check("avc", not new, detail)
+
+
+def child_trees(child):
+    # type: (typing.Any) -> typing.List[str]
+    return [d for d in (child.config_directory, child.queue_directory, child.data_directory) if d]
 
 
 def verify_child(child, selinux_state_fn, since, recipient=None, settle=20.0):
@@ -109,7 +166,5 @@ def verify_child(child, selinux_state_fn, since, recipient=None, settle=20.0):
         checks.append(Check("listener {}:{}".format(listener.address, listener.port), ok, detail))
     if not child.listeners:
         checks.append(Check("listeners", False, "{} has no inet listener".format(child.label)))
-    denials = postfix_denials(since)
-    checks.append(Check("avc", not denials, "{} new Postfix AVC/SELINUX_ERR record(s) since the "
-                                            "restart".format(len(denials))))
+    checks.append(denial_check(since, child_trees(child)))
     return checks

@@ -10,6 +10,8 @@ import re
 from typing import NamedTuple
 
 from postmulti_selinux.postfix.discover import instance_running
+from postmulti_selinux.postfix.layout import (  # noqa: F401 - the start-ability checks
+    child_start_problems, missing_daemons, postfix_check_problems)
 from postmulti_selinux.postfix.manage import name_problem
 
 MIN_VERSION = (2, 6)
@@ -277,3 +279,4 @@ def preflight(host, name=None, sockets=None):
     findings += check_bound_ports(host, selected, sockets)
     findings += check_mail_loop(host, selected)
     return findings
+
