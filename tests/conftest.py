@@ -2,8 +2,14 @@
 
 import os
 import shutil
+import tempfile
 
 import pytest
+
+# VM figures travel through a file: under pytest-xdist the scenarios run in worker processes,
+# and only the controller prints the terminal summary. Set at import, before workers start.
+os.environ.setdefault("PMS_VM_FIGURES", os.path.join(tempfile.mkdtemp(prefix="pms-figures-"),
+                                                     "figures.txt"))
 
 @pytest.fixture(scope="session", autouse=True)
 def _private_cache_dir(tmp_path_factory):
@@ -12,7 +18,14 @@ def _private_cache_dir(tmp_path_factory):
 
 
 _VM_RESULTS = {}  # scenario name -> ScenarioResult, one boot per scenario per session
-_VM_FIGURES = []  # lines for the terminal summary
+_VM_FIGURES = []  # lines for the terminal summary (this process's; see _figure)
+
+
+def _figure(line):
+    # type: (str) -> None
+    _VM_FIGURES.append(line)
+    with open(os.environ["PMS_VM_FIGURES"], "a") as handle:
+        handle.write(line + "\n")
 
 
 def _vm_unavailable():
@@ -33,6 +46,8 @@ def vm():
     Each scenario boots once per session; tests sharing a scenario share its result.
     """
     reason = _vm_unavailable()
+    if reason and os.environ.get("CI") == "true":
+        pytest.fail("CI=true and the VM test bed cannot run: " + reason)
     if reason:
         pytest.skip(reason)
     from tests.vm.image import base_image
@@ -41,23 +56,34 @@ def vm():
     image = base_image()
     if not _VM_FIGURES:
         info = image.build_info
-        _VM_FIGURES.append("VM base image {}: {} (mmdebstrap {}s, setfiles -r + mke2fs -d {}s)".format(
+        _figure("VM base image {}: {} (mmdebstrap {}s, setfiles -r + mke2fs -d {}s)".format(
             info.get("key"), "cached" if info.get("cached") else "built in {}s".format(
                 info.get("total_seconds")), info.get("mmdebstrap_seconds"),
             info.get("label_and_pack_seconds")))
 
-    def run(name):
-        if name not in _VM_RESULTS:
-            result = run_scenario(name)
-            _VM_RESULTS[name] = result
-            _VM_FIGURES.append(result.summary())
-        return _VM_RESULTS[name]
+    def run(name, family="debian"):
+        if (name, family) not in _VM_RESULTS:
+            if family != "debian":
+                info = base_image(family).build_info
+                _figure("VM {} image {}: {}".format(
+                    family, info.get("key"), "cached" if info.get("cached") else
+                    "built in {}s from the Debian image".format(info.get("total_seconds"))))
+            # A family's boot does several restarts and a reboot; two boots may share the CPUs.
+            result = run_scenario(name, family=family, timeout=1500 if family == "debian" else 2700)
+            _VM_RESULTS[name, family] = result
+            _figure(result.summary())
+        return _VM_RESULTS[name, family]
 
     return run
 
 
 def pytest_terminal_summary(terminalreporter):
-    if _VM_FIGURES:
+    try:
+        with open(os.environ["PMS_VM_FIGURES"]) as handle:
+            lines = [l.rstrip("\n") for l in handle]
+    except (IOError, OSError):
+        lines = []
+    if lines:
         terminalreporter.section("enforcing VM figures")
-        for line in _VM_FIGURES:
+        for line in lines:
             terminalreporter.write_line(line)

@@ -2,11 +2,14 @@
 # Scenario 10, the product: the seed's recipe on an enforcing host (the child fails to start, as
 # in scenario 0), then `secure-child postfix-sub`, then a restart by hand. Also: dry run changes
 # nothing, a rerun has nothing to do, undo restores the exact prior state.
+# Then a reboot: the child starts at boot under enforcing with no Postfix denials; then undo.
 # Context: secure-child runs from the boot-time unit (initrc_t on Debian).
 . "$(dirname "$0")/lib.sh"
 CHILD=postfix-sub
 LISTEN=127.0.0.1:10025
 UNIT_OF() { instance_unit "$1"; }
+
+if [ "${PMS_PHASE:-1}" = 1 ]; then
 
 fact context "$(id -Z)"
 fact enforce_before "$(getenforce)"
@@ -75,6 +78,22 @@ runcon unconfined_u:unconfined_r:unconfined_t:s0 postmulti-selinux check "$CHILD
 step "a full policy rebuild keeps the equivalences"
 semodule -B
 fact rebuild_keeps_equivalence "$(semanage fcontext -l -C | grep -c "^/var/spool/$CHILD = /var/spool/postfix")"
+
+step "reboot"
+exit 100
+fi
+
+step "after the reboot: the child starts at boot, enforcing, no Postfix denials"
+sleep 5
+BOOT=$(awk '/^btime/ {print $2}' /proc/stat)
+fact boot_enforce "$(getenforce)"
+fact boot_unit_state "$(systemctl is-active "$(UNIT_OF $CHILD)")"
+fact boot_listening "$(listening $LISTEN)"
+fact boot_smtp "$(smtp_probe 127.0.0.1 10025)"
+fact boot_masters "$(ps -eZ | awk '$NF == "master" {print $1}' | sort | uniq -c | tr -s ' ')"
+fact boot_denials "$(postfix_denials "$BOOT" | wc -l)"
+postfix_denials "$BOOT"
+postmulti-selinux check "$CHILD"; fact boot_check_rc $?
 
 step "undo restores the exact prior state"
 postmulti-selinux undo "$CHILD"; fact undo_rc $?

@@ -109,3 +109,33 @@ except OSError as exc:  # the binding raises on -1; EACCES is the kernel's "no"
 print("{} {}".format(tcon.split(":")[2], verdict))
 PY
 }
+
+# postfix_denial_tuples SINCE_EPOCH: the distinct "source target class permission" of Postfix AVC
+# denials since that time, one a line (what a baseline of pre-existing denials holds).
+postfix_denial_tuples() {
+    postfix_denials "$1" | python3 -c '
+import re, sys
+for line in sys.stdin:
+    if "type=AVC" not in line or " denied " not in line:
+        continue
+    perms = re.search(r"\{ ([^}]*) \}", line).group(1).split()
+    s, t, c = (re.search(k + r"=(\S+)", line).group(1) for k in ("scontext", "tcontext", "tclass"))
+    for perm in perms:
+        print(s.split(":")[2], t.split(":")[2], c, perm)' | sort -u
+}
+
+# new_postfix_denials SINCE_EPOCH BASELINE_FILE: Postfix AVC/SELINUX_ERR records since that time
+# whose denial is not in the baseline (pre-existing: raised by the host without the child).
+new_postfix_denials() {
+    postfix_denials "$1" | python3 -c '
+import re, sys
+baseline = set(l.strip() for l in open(sys.argv[1]) if l.strip())
+for line in sys.stdin:
+    if "type=AVC" in line and " denied " in line:
+        perms = re.search(r"\{ ([^}]*) \}", line).group(1).split()
+        s, t, c = (re.search(k + r"=(\S+)", line).group(1).split(":")[2] if k != "tclass" else
+                   re.search(k + r"=(\S+)", line).group(1) for k in ("scontext", "tcontext", "tclass"))
+        if all("{} {} {} {}".format(s, t, c, p) in baseline for p in perms):
+            continue
+    sys.stdout.write(line)' "$2"
+}

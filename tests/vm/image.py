@@ -56,7 +56,8 @@ def image_key():
     """A digest of every input of the image: change any of them and a new image is built."""
     digest = hashlib.sha256()
     digest.update(json.dumps([SUITE, IMAGE_SIZE, PACKAGES]).encode())
-    own = sorted(glob.glob(os.path.join(GUEST_DIR, "*"))) + [os.path.abspath(__file__)]
+    own = sorted(p for p in glob.glob(os.path.join(GUEST_DIR, "*")) if os.path.isfile(p))
+    own.append(os.path.abspath(__file__))
     for path in apt_sources() + own:
         # Repository files by their path inside the repository, so that every checkout of the
         # same inputs shares one cached image.
@@ -114,9 +115,13 @@ def build(directory):
             "total_seconds": round(time.time() - started, 1)}
 
 
-def base_image():
-    # type: () -> BaseImage
-    """The cached base image for the current inputs, built first if it is not there yet."""
+def base_image(family="debian"):
+    # type: (str) -> BaseImage
+    """The cached image of ``family`` (debian, el9, el7) for the current inputs, built first if
+    it is not there yet. The EL families are made from the Debian image (see tests/vm/el.py)."""
+    if family != "debian":
+        from tests.vm import el
+        return el.family_image(family, base_image())
     key = image_key()
     final = os.path.join(CACHE_ROOT, key)
     if os.path.isfile(os.path.join(final, "build.json")):
@@ -143,9 +148,10 @@ def base_image():
 
 def _prune(keep):
     # type: (str) -> None
-    """Drop images built from older inputs (each is a few hundred MB)."""
+    """Drop Debian images built from older inputs (each is a few hundred MB)."""
     for entry in glob.glob(os.path.join(CACHE_ROOT, "*")):
-        if os.path.basename(entry) != keep and os.path.isdir(entry):
+        if os.path.basename(entry) != keep and os.path.isdir(entry) and "-" not in \
+                os.path.basename(entry):
             shutil.rmtree(entry, ignore_errors=True)
 
 

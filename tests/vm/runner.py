@@ -6,6 +6,7 @@ wheel built from the working tree and tests/scenarios/; it writes the scenario's
 The host reads them with ``debugfs`` (no mount, no loop device). Every wait is bounded.
 """
 
+import fcntl
 import glob
 import json
 import os
@@ -22,21 +23,33 @@ SCENARIOS = os.path.join(ROOT, "tests", "scenarios")
 KERNEL_ARGS = ("root=LABEL=pmsroot rw console=ttyS0 security=selinux selinux=1 enforcing=1 "
                "systemd.show_status=1 panic=-1")
 BOOT_SH = """#!/bin/bash
-# Written by tests/vm/runner.py, run at boot by the guest's pms-runner with the payload at $1.
+# Written by tests/vm/runner.py, run at every boot by the guest's pms-runner with the payload at
+# $1. A scenario that exits with 100 asks for a reboot: its next boot runs it again with
+# PMS_PHASE one higher (the phase is kept on the guest's own disk, which survives the reboot).
 P=$1
-export PMS_OUT=$P/out PMS_SCENARIOS=$P/scenarios PMS_PLATFORM=debian-vm
-echo "pms-runner: context $(id -Z)" >"$PMS_OUT/runner.log"
-python3 -m pip install -q --no-deps --no-index --break-system-packages "$P"/wheel/*.whl \\
-    >"$PMS_OUT/pip.log" 2>&1 || echo "wheel install failed: see pip.log"
+PHASE=$(cat /var/lib/pms-phase 2>/dev/null || echo 1)
+export PMS_OUT=$P/out PMS_SCENARIOS=$P/scenarios PMS_PLATFORM={family}-vm PMS_PHASE=$PHASE
+echo "pms-runner: phase $PHASE context $(id -Z)" >>"$PMS_OUT/runner.log"
+if [ "$PHASE" = 1 ]; then
+    python3 -m pip install -q --no-deps --no-index --break-system-packages "$P"/wheel/*.whl \\
+        >"$PMS_OUT/pip.log" 2>&1 || echo "wheel install failed: see pip.log"
+fi
 # Bounded (the host has its own outer bound too). The scenario's output goes to this unit's
 # journal stream, not to a file on the payload disk: Postfix daemons it starts inherit stdout,
 # and an unlabeled payload file would add test-bed AVCs to what the scenario observes.
 timeout {timeout} /bin/bash "$P/scenarios/{name}.sh"
-echo $? >"$PMS_OUT/rc"
-journalctl -b --no-pager -o cat -u pms-scenario.service >"$PMS_OUT/scenario.log" 2>&1
+rc=$?
+journalctl -b --no-pager -o cat -u pms-scenario.service >>"$PMS_OUT/scenario.log" 2>&1
 cp /var/log/audit/audit.log* "$PMS_OUT/" 2>/dev/null
-journalctl -b --no-pager -o short-precise >"$PMS_OUT/journal.txt" 2>&1
+journalctl -b --no-pager -o short-precise >"$PMS_OUT/journal.$PHASE.txt" 2>&1
 sestatus >"$PMS_OUT/sestatus.txt" 2>&1
+if [ $rc = 100 ]; then
+    echo $((PHASE + 1)) >/var/lib/pms-phase
+    echo "$PHASE" >"$PMS_OUT/rebooted"
+    sync
+    exit 100
+fi
+echo $rc >"$PMS_OUT/rc"
 """
 
 
@@ -47,8 +60,9 @@ class VMError(RuntimeError):
 class ScenarioResult(object):
     """What came back from one scenario run in the guest."""
 
-    def __init__(self, name, outdir, boot_seconds, wall_seconds, accel, console):
+    def __init__(self, name, outdir, boot_seconds, wall_seconds, accel, console, family="debian"):
         self.name = name
+        self.family = family
         self.outdir = outdir
         self.boot_seconds = boot_seconds
         self.wall_seconds = wall_seconds
@@ -59,7 +73,9 @@ class ScenarioResult(object):
         self.audit_log = "".join(self.read(os.path.basename(p))
                                  for p in sorted(glob.glob(os.path.join(outdir, "audit.log*")),
                                                  reverse=True))
-        self.journal = self.read("journal.txt")
+        self.journal = "".join(self.read(os.path.basename(p)) for p in sorted(
+            glob.glob(os.path.join(outdir, "journal.*.txt"))))
+        self.boots = int(self.read("rebooted").strip() or "0") + 1
         self.facts = {}  # type: dict
         for line in self.read("facts").splitlines():
             key, sep, value = line.partition("=")
@@ -81,8 +97,9 @@ class ScenarioResult(object):
 
     def summary(self):
         # type: () -> str
-        return "scenario {}: rc={} boot={:.1f}s wall={:.1f}s accel={}".format(
-            self.name, self.rc, self.boot_seconds, self.wall_seconds, self.accel)
+        return "scenario {} ({}): rc={} boots={} boot={:.1f}s wall={:.1f}s accel={}".format(
+            self.name, self.family, self.rc, self.boots, self.boot_seconds, self.wall_seconds,
+            self.accel)
 
 
 _WHEEL_DIR = []  # type: list
@@ -93,14 +110,17 @@ def project_wheel_dir():
     """A directory holding one wheel of the project built from the working tree (once per process)."""
     if not _WHEEL_DIR:
         target = tempfile.mkdtemp(prefix="pms-wheel-")
-        subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
-                        "--no-build-isolation", "-w", target, ROOT], check=True)
+        # Builds write build/ in the working tree: one at a time across pytest-xdist workers.
+        with open(os.path.join(tempfile.gettempdir(), "pms-wheel-build.lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+                            "--no-build-isolation", "-w", target, ROOT], check=True)
         _WHEEL_DIR.append(target)
     return _WHEEL_DIR[0]
 
 
-def _payload_image(workdir, name, timeout):
-    # type: (str, str, int) -> str
+def _payload_image(workdir, name, timeout, family):
+    # type: (str, str, int, str) -> str
     payload = os.path.join(workdir, "payload")
     os.makedirs(os.path.join(payload, "out"))
     shutil.copytree(SCENARIOS, os.path.join(payload, "scenarios"))
@@ -109,7 +129,8 @@ def _payload_image(workdir, name, timeout):
     shutil.copytree(os.path.join(ROOT, "ansible"), os.path.join(payload, "ansible"),
                     ignore=shutil.ignore_patterns("__pycache__", "tests", ".*"))
     with open(os.path.join(payload, "boot.sh"), "w") as handle:
-        handle.write(BOOT_SH.replace("{name}", name).replace("{timeout}", str(timeout)))
+        handle.write(BOOT_SH.replace("{name}", name).replace("{timeout}", str(timeout))
+                     .replace("{family}", family))
     image = os.path.join(workdir, "payload.img")
     subprocess.run(["mke2fs", "-q", "-t", "ext4", "-d", payload, image, "256M"], check=True)
     return image
@@ -128,45 +149,61 @@ def _qemu_command(image, overlay, payload, console, accel):
         "-serial", "file:{}".format(console)]
 
 
-def run_scenario(name, timeout=1200, accel=None, keep=False):
-    # type: (str, int, str, bool) -> ScenarioResult
-    """Boot a fresh overlay of the base image, run tests/scenarios/NAME.sh at boot, power off."""
+MAX_BOOTS = 3
+
+
+def run_scenario(name, timeout=1200, accel=None, keep=False, family="debian"):
+    # type: (str, int, str, bool, str) -> ScenarioResult
+    """Boot a fresh overlay of ``family``'s image, run tests/scenarios/NAME.sh at boot, power off.
+
+    A scenario that asks for a reboot (exit 100) is booted again on the same overlay, up to
+    MAX_BOOTS boots in all; ``timeout`` bounds all of them together.
+    """
     if not os.path.isfile(os.path.join(SCENARIOS, name + ".sh")):
         raise VMError("no scenario named {!r} in {}".format(name, SCENARIOS))
-    image = base_image()
+    image = base_image(family)
     accel = accel or choose_accel()
-    workdir = tempfile.mkdtemp(prefix="pms-vm-{}-".format(name))
+    workdir = tempfile.mkdtemp(prefix="pms-vm-{}-{}-".format(family, name))
     overlay = os.path.join(workdir, "overlay.qcow2")
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", image.rootfs,
                     overlay], check=True)
-    payload = _payload_image(workdir, name, max(60, timeout - 120))
+    payload = _payload_image(workdir, name, max(60, timeout - 120), family)
     console = os.path.join(workdir, "console.log")
     started = time.time()
     boot_seconds = None
-    proc = subprocess.Popen(_qemu_command(image, overlay, payload, console, accel),
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        while proc.poll() is None:
-            if time.time() - started > timeout:
-                raise VMError("scenario {} did not finish within {}s ({}); console tail:\n{}".format(
-                    name, timeout, accel, _tail(console)))
-            if boot_seconds is None and "pms-runner: start" in _read(console):
-                boot_seconds = time.time() - started
-            time.sleep(0.5)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    wall = time.time() - started
-    qemu_output = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
     outdir = os.path.join(workdir, "result")
-    subprocess.run(["debugfs", "-R", "rdump /out {}".format(workdir), payload],
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    os.rename(os.path.join(workdir, "out"), outdir)
+    for boot in range(1, MAX_BOOTS + 1):
+        log = console if boot == 1 else "{}.{}".format(console, boot)
+        proc = subprocess.Popen(_qemu_command(image, overlay, payload, log, accel),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
+        try:
+            while proc.poll() is None:
+                if time.time() - started > timeout:
+                    raise VMError("scenario {} did not finish within {}s ({}, boot {}); console "
+                                  "tail:\n{}".format(name, timeout, accel, boot, _tail(log)))
+                if boot_seconds is None and "pms-runner: start" in _read(log):
+                    boot_seconds = time.time() - started
+                time.sleep(0.5)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        qemu_output = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+        shutil.rmtree(outdir, ignore_errors=True)
+        shutil.rmtree(os.path.join(workdir, "out"), ignore_errors=True)
+        subprocess.run(["debugfs", "-R", "rdump /out {}".format(workdir), payload],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        os.rename(os.path.join(workdir, "out"), outdir)
+        if os.path.exists(os.path.join(outdir, "rc")) or \
+                not os.path.exists(os.path.join(outdir, "rebooted")):
+            break
+    wall = time.time() - started
     if not os.path.exists(os.path.join(outdir, "rc")):
         raise VMError("scenario {} left no result (qemu rc={}, {}); console tail:\n{}".format(
-            name, proc.returncode, qemu_output.strip()[-500:], _tail(console)))
-    result = ScenarioResult(name, outdir, boot_seconds or wall, wall, accel, _read(console))
+            name, proc.returncode, qemu_output.strip()[-500:], _tail(log)))
+    result = ScenarioResult(name, outdir, boot_seconds or wall, wall, accel,
+                            "".join(_read(p) for p in sorted(glob.glob(console + "*"))), family)
     if not keep:
         for disk in (overlay, payload):
             os.unlink(disk)
@@ -203,6 +240,14 @@ def choose_accel():
                           universal_newlines=True).stdout.splitlines()[0]
     key = "{} | {}".format(os.uname().release, qemu)
     cache = os.path.join(CACHE_ROOT, "accel.json")
+    os.makedirs(CACHE_ROOT, exist_ok=True)
+    with open(cache + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one probe boot, however many workers ask at once
+        return _probed_accel(key, cache)
+
+
+def _probed_accel(key, cache):
+    # type: (str, str) -> str
     known = {}
     if os.path.exists(cache):
         with open(cache) as handle:
@@ -220,7 +265,8 @@ def choose_accel():
 
 
 if __name__ == "__main__":
-    res = run_scenario(sys.argv[1] if len(sys.argv) > 1 else "noop", keep=True)
+    res = run_scenario(sys.argv[1] if len(sys.argv) > 1 else "noop", keep=True,
+                       family=sys.argv[2] if len(sys.argv) > 2 else "debian")
     print(res.summary())
     print(res.log)
     print("results in", res.outdir)

@@ -10,7 +10,8 @@ import os
 
 import pytest
 
-pytestmark = pytest.mark.vm
+# One xdist group per boot: its tests share one VM run, on one worker.
+pytestmark = [pytest.mark.vm, pytest.mark.xdist_group("vm-0")]
 
 FIXTURE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                        "fixtures", "vm", "scenario0_audit.log")

@@ -11,7 +11,8 @@ import os
 
 import pytest
 
-pytestmark = pytest.mark.vm
+# One xdist group per boot: its tests share one VM run, on one worker.
+pytestmark = [pytest.mark.vm, pytest.mark.xdist_group("vm-10")]
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +78,15 @@ def test_admin_shell_rerun_and_check(run):
 
 def test_a_full_policy_rebuild_keeps_the_equivalences(run):
     assert run.facts["rebuild_keeps_equivalence"] == "1"
+
+
+def test_the_child_starts_at_boot_after_a_reboot(run):
+    # The seed's second symptom ("OS起動時に自動起動しない"): after secure-child, a reboot.
+    assert run.boots == 2
+    assert run.facts["boot_enforce"] == "Enforcing"
+    assert run.facts["boot_unit_state"] == "active"
+    assert run.facts["boot_listening"] == "yes"
+    assert run.facts["boot_smtp"] == "ehlo=250 refused=0"
+    assert run.facts["boot_masters"].strip() == "2 system_u:system_r:postfix_master_t:s0"
+    assert run.facts["boot_denials"] == "0"
+    assert run.facts["boot_check_rc"] == "0"

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-pytestmark = pytest.mark.vm
+# One xdist group per boot: its tests share one VM run, on one worker.
+pytestmark = [pytest.mark.vm, pytest.mark.xdist_group("vm-20")]
 
 
 @pytest.fixture(scope="module")

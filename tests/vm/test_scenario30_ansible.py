@@ -4,7 +4,8 @@ makes the child serve SMTP while enforcing, a rerun reports changed=0, state=abs
 
 import pytest
 
-pytestmark = pytest.mark.vm
+# One xdist group per boot: its tests share one VM run, on one worker.
+pytestmark = [pytest.mark.vm, pytest.mark.xdist_group("vm-30")]
 
 
 @pytest.fixture(scope="module")
