@@ -68,6 +68,15 @@ def build(family, debian, directory):
     policy = sorted(glob.glob(os.path.join(selinux, "policy/policy.*")))[-1]
     _run(["setfiles", "-r", root, "-c", policy,
           os.path.join(selinux, "contexts/files/file_contexts"), root])
+    if family == "el7":
+        # Debian's libsemanage 3.4 keeps the store in /var/lib/selinux, which this 2015 policy
+        # does not know (EL7's own 2.5 keeps it in /etc/selinux/targeted/active): label it as the
+        # policy labels its store, or semanage's setfiles may not read the policy it builds.
+        store_fc = os.path.join(directory, "store.fc")
+        with open(store_fc, "w") as handle:
+            handle.write("/var/lib/selinux(/.*)?\tsystem_u:object_r:semanage_store_t:s0\n")
+        _run(["setfiles", "-r", root, "-c", policy, store_fc,
+              os.path.join(root, "var/lib/selinux")])
     _run(["mke2fs", "-q", "-t", "ext4", "-L", "pmsroot", "-d", root,
           os.path.join(directory, "rootfs.img"), IMAGE_SIZE])
     shutil.copy(debian.kernel, os.path.join(directory, "vmlinuz"))

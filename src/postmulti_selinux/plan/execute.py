@@ -17,7 +17,7 @@ from postmulti_selinux.plan.journal import Journal, Lock, state_dir
 from postmulti_selinux.plan.observe import Observation, require_selinux, selinux_state
 from postmulti_selinux.plan.recovery import keep_parent_up
 from postmulti_selinux.plan.service import restart_postfix
-from postmulti_selinux.plan.verify import verify_child
+from postmulti_selinux.plan.verify import Baseline, child_trees, verify_child
 from postmulti_selinux.postfix.layout import child_start_problems
 from postmulti_selinux.selinux import PolicyTransaction
 
@@ -226,7 +226,9 @@ def _self_heal(obs, ctx, journal, report, options, since, round_info, log):
     result = analysis.analyse(query, files=[audit], expected_context=expected, mapper=mapper,
                               since=since, instance=obs.child.name,
                               allow_sensitive=options.allow_sensitive)
-    findings = [f for f in result.findings if f.kind != "out_of_scope"]
+    baseline = Baseline(since, child_trees(obs.child))
+    findings = [f for f in result.findings if f.kind != "out_of_scope" and
+                not baseline.covers(f.source, f.target, f.tclass, f.perms)]
     round_info["findings"] = [f.line() for f in findings]
     if not findings:
         return False

@@ -109,6 +109,13 @@ class Baseline(object):
         # type: (object) -> bool
         return isinstance(item, Denial) and bool(self.known) and _tuples(item) <= self.known
 
+    def covers(self, source, target, tclass, perms):
+        # type: (str, str, str, typing.Iterable[str]) -> bool
+        """Whether an explained denial (source/target types, class, permissions) is
+        pre-existing: the self-heal never writes a rule for the host's own denials."""
+        wanted = set((source, target, tclass, perm) for perm in perms)
+        return bool(wanted) and wanted <= self.known
+
 
 def split_denials(since, child_trees, audit_log=AUDIT_LOG):
     # type: (float, typing.Sequence[str], str) -> typing.Tuple[list, list]
