@@ -115,6 +115,7 @@ restart_postfix; fact perm_restart_rc $?
 sleep 3
 smtp_facts perm_before_
 fact perm_seed_avcs "$(postfix_denials "$T" | grep -E 'tcontext=[^ ]*:postfix_spool_t' | grep -cE 'tclass=(fifo_file|sock_file)')"
+fact perm_bind_denials "$(postfix_denials "$T" | grep -c '{ name_bind }')"
 postfix_denials "$T" | head -20
 step "secure-child postfix-perm"
 secure-child postfix-perm --verbose; fact perm_secure_rc $?

@@ -265,7 +265,7 @@ def _probed_accel(key, cache):
 
 
 if __name__ == "__main__":
-    res = run_scenario(sys.argv[1] if len(sys.argv) > 1 else "noop", keep=True,
+    res = run_scenario(sys.argv[1] if len(sys.argv) > 1 else "noop", keep=True, timeout=2700,
                        family=sys.argv[2] if len(sys.argv) > 2 else "debian")
     print(res.summary())
     print(res.log)

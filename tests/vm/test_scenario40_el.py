@@ -83,7 +83,12 @@ def test_the_seeds_path_fails_with_the_seeds_avcs_without_the_tool(run):
     assert run.facts["perm_restart_rc"] != "0"
     assert run.facts["perm_before_service"] == "failed"
     assert run.facts["perm_before_smtp25"].startswith(REFUSED)
-    assert int(run.facts["perm_seed_avcs"]) > 0
+    if run.family == "el7":
+        # The EL7-era policy does not let postfix_master_t bind 2525: master stops at that
+        # listener, before it makes the fifos and sockets the seed's AVCs are about.
+        assert int(run.facts["perm_bind_denials"]) > 0
+    else:
+        assert int(run.facts["perm_seed_avcs"]) > 0
 
 
 def test_secure_child_fixes_the_seeds_path(run):

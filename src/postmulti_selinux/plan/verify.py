@@ -127,9 +127,9 @@ def split_denials(since, child_trees, audit_log=AUDIT_LOG):
     return new, old
 
 
-def denial_check(since, child_trees, what="since the restart"):
-    # type: (float, typing.Sequence[str], str) -> Check
-    new, old = split_denials(since, child_trees)
+def denial_check(since, child_trees, what="since the restart", audit_log=AUDIT_LOG):
+    # type: (float, typing.Sequence[str], str, str) -> Check
+    new, old = split_denials(since, child_trees, audit_log)
     detail = "{} new Postfix AVC/SELINUX_ERR record(s) {}".format(len(new), what)
     if old:
         detail += "; {} pre-existing (the host raised them without the child: {})".format(
