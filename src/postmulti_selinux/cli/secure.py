@@ -158,22 +158,25 @@ def undo_command(name, root, state_dir, as_json, restart, dry_run):
     """Put back everything secure changed for NAME (files, labels, ports, modules), exactly."""
     from postmulti_selinux.plan.journal import state_dir as default_state
     from postmulti_selinux.plan.observe import service_manager
-    from postmulti_selinux.plan.service import restart_postfix
+    from postmulti_selinux.plan.recovery import restart_after_undo
     from postmulti_selinux.plan.undo import undo
     undone = undo(name, default_state(state_dir), root, dry_run=dry_run)
     restarted = False
+    notes = []  # type: list
     if undone and restart and root == "/" and not dry_run:
-        restart_postfix(service_manager())
+        notes = restart_after_undo(name, service_manager())
         restarted = True
     if as_json:
         click.echo(json.dumps({"instance": name, "changed": bool(undone), "undone": undone,
-                               "dry_run": dry_run, "restarted": restarted, "ok": True},
-                              indent=2, sort_keys=True))
+                               "dry_run": dry_run, "restarted": restarted, "notes": notes,
+                               "ok": True}, indent=2, sort_keys=True))
     elif not undone:
         click.echo("{}: nothing to undo".format(name))
     else:
         for item in undone:
             click.echo("  {}: {}".format("would undo" if dry_run else "undone", item["title"]))
+        for note in notes:
+            click.echo("  note: " + note)
 
 
 def register(group):

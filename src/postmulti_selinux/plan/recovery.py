@@ -77,3 +77,32 @@ def keep_parent_up(obs, ctx, apply_action, report, why, log):
         "{} is not secured ({}); {}Postfix was started again so that the parent runs: fix the "
         "child and rerun secure-child, or undo".format(
             obs.child.label, why, "it was taken out of the start set and " if shared else ""))
+
+
+def restart_after_undo(name, manager_kind, log=None, config_dir="/etc/postfix"):
+    # type: (str, str, typing.Optional[typing.Callable], str) -> typing.List[str]
+    """Restart Postfix after ``undo`` put child ``name`` back as it was. A child restored to a
+    state that cannot start (a seed-like child under enforcing) must not keep the parent down:
+    it is taken out of the start set and Postfix started again. Returns notes for the admin."""
+    from postmulti_selinux.postfix.manage import Manager
+    log = log or (lambda text: None)
+    try:
+        restart_postfix(manager_kind, None, log)
+        return []
+    except ToolError as exc:
+        failure = str(exc)
+    manager = Manager(config_dir)
+    host = manager.host()
+    if parent_up(host.parent, wait=2.0):
+        return ["{}; the parent kept running".format(failure)]
+    restored = [c for c in host.children if c.matches(name) and c.enabled]
+    if not restored:
+        raise ToolError(failure)
+    manager.disable(name)
+    restart_postfix(manager_kind, None, log)
+    if not parent_up(host.parent, wait=PARENT_WAIT):
+        raise ToolError("{}; the parent is still not running after taking {} out of the start "
+                        "set".format(failure, restored[0].label))
+    return ["{} is back as it was, and as it was it cannot start ({}): it was taken out of the "
+            "start set so that the parent runs; 'postmulti -i {} -e enable' puts it back".format(
+                restored[0].label, failure, restored[0].label)]

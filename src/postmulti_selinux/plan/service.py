@@ -29,6 +29,19 @@ def _run(argv):
             hint="see 'journalctl -u postfix*' or the mail log")
 
 
+def journal_fatals(since):
+    # type: (float) -> list
+    """Postfix's 'fatal:' lines in the journal since ``since`` (what made a start fail)."""
+    try:
+        proc = subprocess.run(["journalctl", "--no-pager", "-o", "cat", "--since",
+                               "@{}".format(int(since)), "-u", "postfix*"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              universal_newlines=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [line.strip() for line in proc.stdout.splitlines() if "fatal:" in line]
+
+
 def instance_unit(name):
     # type: (str) -> str
     """The unit that runs child ``name``: postfix@NAME.service where the generator exists."""
@@ -47,7 +60,14 @@ def restart_postfix(manager_kind, child_name=None, log=None):
             log("systemctl daemon-reload (postfix-instance-generator)")
             _run(["systemctl", "daemon-reload"])
         log("systemctl restart postfix")
-        _run(["systemctl", "restart", "postfix"])
+        try:
+            _run(["systemctl", "restart", "postfix"])
+        except ToolError as exc:
+            fatal = journal_fatals(began)
+            if fatal:
+                raise ToolError("{}; Postfix said: {}".format(exc.args[0], fatal[-1]),
+                                hint=exc.hint)
+            raise
         if child_name and instance_unit(child_name) != "postfix.service":
             # postfix.service only pulls the instance units in; wait for this child's to settle.
             _run(["systemctl", "restart", instance_unit(child_name)])
