@@ -33,10 +33,10 @@ lint: venv
 	$(VENV)/bin/vermin -t=3.6- --no-tips --violations --eval-annotations src/ policy_templates/
 
 # Tests, then the benchmarks' smoke run (figures printed; targets are not asserted in tests).
-# Two workers (pytest-xdist): each VM boot is one group whose tests stay on one worker, so two
-# boots, or a boot and the host tests, share the two CPUs; .ci/run stays within its hour.
+# Two workers (pytest-xdist, --dist loadfile): each VM boot's tests live in one module and so stay
+# on one worker; two boots, or a boot and the host tests, share the two CPUs (.ci/run within 1 h).
 test: lint
-	$(VENV)/bin/pytest -v -n 2 --dist loadgroup
+	$(VENV)/bin/pytest -v -n 2 --dist loadfile
 	PY=$(PY) bench/run_all.sh --smoke
 
 demo: venv

@@ -87,3 +87,18 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("enforcing VM figures")
         for line in lines:
             terminalreporter.write_line(line)
+
+
+# The longest boots first: under pytest-xdist (--dist loadfile: a module's tests, and so its one
+# boot, stay on one worker) the two workers then run two boots side by side and the host tests
+# fill the gaps, instead of the last boot running alone at the end.
+_BOOT_ORDER = ("test_scenario40_el7.py", "test_scenario40_el9.py", "test_scenario30_ansible.py",
+               "test_scenario10_secure_child.py", "test_scenario20_create.py",
+               "test_scenario0_seed.py")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        name = os.path.basename(str(item.fspath))
+        return _BOOT_ORDER.index(name) if name in _BOOT_ORDER else len(_BOOT_ORDER)
+    items.sort(key=rank)  # stable: each module keeps its own order

@@ -10,8 +10,7 @@ import os
 
 import pytest
 
-# One xdist group per boot: its tests share one VM run, on one worker.
-pytestmark = [pytest.mark.vm, pytest.mark.xdist_group("vm-0")]
+pytestmark = pytest.mark.vm
 
 FIXTURE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                        "fixtures", "vm", "scenario0_audit.log")

@@ -11,8 +11,7 @@ import os
 
 import pytest
 
-# One xdist group per boot: its tests share one VM run, on one worker.
-pytestmark = [pytest.mark.vm, pytest.mark.xdist_group("vm-10")]
+pytestmark = pytest.mark.vm
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,7 @@ import json
 
 import pytest
 
-# One xdist group per boot: its tests share one VM run, on one worker.
-pytestmark = [pytest.mark.vm, pytest.mark.xdist_group("vm-20")]
+pytestmark = pytest.mark.vm
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,7 @@ makes the child serve SMTP while enforcing, a rerun reports changed=0, state=abs
 
 import pytest
 
-# One xdist group per boot: its tests share one VM run, on one worker.
-pytestmark = [pytest.mark.vm, pytest.mark.xdist_group("vm-30")]
+pytestmark = pytest.mark.vm
 
 
 @pytest.fixture(scope="module")

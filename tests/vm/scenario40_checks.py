@@ -1,5 +1,7 @@
-"""Scenario 40, the EL family in the enforcing VM, on both EL policies (EL9 targeted, and the
-EL7-era policy.31 whose image also lacks python3's semanage and setools bindings, as EL7 does).
+"""Scenario 40's checks, the EL family in the enforcing VM, shared by test_scenario40_el9.py and
+test_scenario40_el7.py (one module a policy, so that pytest-xdist's --dist loadfile runs the two
+boots on two workers): EL9 targeted, and the EL7-era policy.31 whose image also lacks python3's
+semanage and setools bindings, as EL7 does. Each module provides the ``run`` fixture.
 
 One boot per policy, then a reboot: the parent alone (its own denials are the baseline), a child
 made while enforcing and one made the seed's way (permissive, relabelled, enforcing again), each
@@ -9,21 +11,13 @@ keeps serving); after the reboot everything starts at boot with no new Postfix d
 is OK and undo restores the policy customisations exactly.
 """
 
-import json
-
-import pytest
-
-pytestmark = pytest.mark.vm
-
 OK_SMTP = "ehlo=250 refused=0"
 REFUSED = "error=ConnectionRefusedError"
 
 
-@pytest.fixture(scope="module", params=[
-    pytest.param(family, marks=pytest.mark.xdist_group("vm-40-" + family))
-    for family in ("el9", "el7")])
-def run(request, vm):
-    result = vm("40_el_host", family=request.param)
+def boot(vm, family):
+    """What the tests read: one boot (and its reboot) of scenario 40 on ``family``."""
+    result = vm("40_el_host", family=family)
     assert result.rc == 0, result.log
     return result
 
