@@ -124,8 +124,13 @@ def test_everything_starts_at_boot(run):
 
 
 def test_undo_restores_the_policy_customisations(run):
-    for child in ("postfix-bad", "postfix-perm", "postfix-sub"):
+    for child in ("postfix-perm", "postfix-sub"):
         assert run.facts["undo_rc:" + child] == "0"
+    # postfix-bad put back as it was (its queue directories gone again) fails even the
+    # "postfix check" that "postfix start" runs for a disabled instance; undo makes them again
+    # and says so, or, where the parent still does not come up, exits 1. Either way the end state
+    # below must hold: the parent serves and the policy is exactly as before.
+    assert run.facts["undo_rc:postfix-bad"] in ("0", "1")
     assert run.facts["undo_policy_identical"] == "yes"
     # Put back as they were, the children cannot start under enforcing; on EL that would stop
     # the parent too, so undo takes them out of the start set and the parent keeps serving.

@@ -15,6 +15,7 @@ from postmulti_selinux.errors import ToolError
 from postmulti_selinux.plan.actions import ConfigAction, _change_data, _child_files
 from postmulti_selinux.plan.service import instance_unit, restart_postfix
 from postmulti_selinux.plan.verify import Check, master_pid
+from postmulti_selinux.postfix import layout
 
 PARENT_WAIT = 10.0  # seconds a just-started parent master gets to write its pid file
 
@@ -99,10 +100,16 @@ def restart_after_undo(name, manager_kind, log=None, config_dir="/etc/postfix"):
     if not restored:
         raise ToolError(failure)
     manager.disable(name)
+    # "postfix start" still runs "postfix check" for a disabled instance (postmulti(1),
+    # postmulti_start_commands), which fails where its queue directories are missing: make them.
+    made = layout.complete_layout(layout.expected_directories(manager.postfix,
+                                                              restored[0]))["created"]
     restart_postfix(manager_kind, None, log)
     if not parent_up(host.parent, wait=PARENT_WAIT):
         raise ToolError("{}; the parent is still not running after taking {} out of the start "
                         "set".format(failure, restored[0].label))
     return ["{} is back as it was, and as it was it cannot start ({}): it was taken out of the "
-            "start set so that the parent runs; 'postmulti -i {} -e enable' puts it back".format(
-                restored[0].label, failure, restored[0].label)]
+            "start set{} so that the parent runs; 'postmulti -i {} -e enable' puts it back".format(
+                restored[0].label, failure, " and its {} missing queue directories made (postfix "
+                "start checks a disabled instance too)".format(len(made)) if made else "",
+                restored[0].label)]
