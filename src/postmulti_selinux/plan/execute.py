@@ -140,13 +140,13 @@ def secure(name, options, log=None):
     if not options.dry_run:
         require_selinux(obs.selinux)
     plan = build_plan(obs, options.listen, options.create, options.group)
+    transaction = PolicyTransaction(obs.policy_root)
     if obs.child is not None:
         log("policy {} ({}); port questions answered by {}; store committed by {}; service "
             "manager {}".format(obs.policy_root.policy_file, obs.selinux.policy_type,
                                 obs.port_check().backend_description,
-                                PolicyTransaction(obs.policy_root).backend_name,
-                                obs.service_manager))
-    ctx = Context(obs.manager, obs.policy_root, PolicyTransaction(obs.policy_root), log)
+                                transaction.backend_name, obs.service_manager))
+    ctx = Context(obs.manager, obs.policy_root, transaction, log)
     report.diff["before"] = _snapshot_state(obs)
     if options.dry_run:
         report.plans.append(plan.as_dict(ctx))

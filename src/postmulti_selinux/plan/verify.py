@@ -98,16 +98,20 @@ class Baseline(object):
     A later denial made only of those (source, target, class, permission) is pre-existing:
     reported, but not counted against the child."""
 
-    def __init__(self, since, child_trees, audit_log=AUDIT_LOG):
-        # type: (float, typing.Sequence[str], str) -> None
+    def __init__(self, since, child_trees, audit_log=AUDIT_LOG, items=None):
+        # type: (float, typing.Sequence[str], str, typing.Optional[list]) -> None
         self.known = set()  # type: typing.Set[typing.Tuple[str, str, str, str]]
-        for item in postfix_denials(0, audit_log, until=since):
-            if isinstance(item, Denial) and not _names_under(item, child_trees):
+        if items is None:
+            items = postfix_denials(0, audit_log, until=since)
+        for item in items:
+            if isinstance(item, Denial) and _before(item, since) and \
+                    not _names_under(item, child_trees):
                 self.known |= _tuples(item)
 
     def pre_existing(self, item):
         # type: (object) -> bool
-        return isinstance(item, Denial) and bool(self.known) and _tuples(item) <= self.known
+        return isinstance(item, Denial) and self.covers(
+            item.scontext.type, item.tcontext.type, item.tclass, item.perms)
 
     def covers(self, source, target, tclass, perms):
         # type: (str, str, str, typing.Iterable[str]) -> bool
@@ -117,12 +121,23 @@ class Baseline(object):
         return bool(wanted) and wanted <= self.known
 
 
+def _before(item, until):
+    # type: (object, float) -> bool
+    """In the reader's window up to ``until`` (records without a time count, as there)."""
+    when = item.stamp.time
+    return when is None or when <= until
+
+
 def split_denials(since, child_trees, audit_log=AUDIT_LOG):
     # type: (float, typing.Sequence[str], str) -> typing.Tuple[list, list]
-    """(new, pre_existing) Postfix denials at or after ``since`` (see Baseline)."""
-    baseline = Baseline(since, child_trees, audit_log)
+    """(new, pre_existing) Postfix denials at or after ``since`` (see Baseline); the audit log
+    is read once for both."""
+    everything = postfix_denials(0, audit_log)
+    baseline = Baseline(since, child_trees, items=everything)
     new, old = [], []
-    for item in postfix_denials(since, audit_log):
+    for item in everything:
+        if item.stamp.time is not None and item.stamp.time < since:
+            continue
         (old if baseline.pre_existing(item) else new).append(item)
     return new, old
 
