@@ -10,9 +10,9 @@ the namespace sees the mount, and the real default directory is never opened for
 """
 
 import os
+import select
 import shutil
 import subprocess
-import tempfile
 import threading
 
 from postmulti_selinux.errors import ToolError
@@ -49,73 +49,80 @@ class CommandResult(object):
         return "exit status {}".format(self.returncode)
 
 
-def _drain(fd, sink):
-    # type: (int, list) -> None
-    """Read a pty master until every writer has gone (EIO) and keep the bytes."""
+def _drain(fd, sink, finished):
+    # type: (int, list, threading.Event) -> None
+    """Read ``fd`` into ``sink`` until EOF (or EIO: a pty whose writers are gone), or until the
+    command has ``finished`` and nothing more is ready (a daemon it left behind holds the other
+    end open)."""
     while True:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if not ready:
+            if finished.is_set():
+                return
+            continue
         try:
-            chunk = os.read(fd, 4096)
+            chunk = os.read(fd, 65536)
         except OSError:
-            break
+            return
         if not chunk:
-            break
+            return
         sink.append(chunk)
 
 
 def run_command(argv, env=None, tty_stderr=False, timeout=COMMAND_TIMEOUT):
     # type: (list, dict, bool, int) -> CommandResult
-    """Run argv; stdout/stderr go to files so that daemons left behind cannot block us.
+    """Run argv with stdout and stderr on pipes that are read until it exits.
 
-    postmulti and postfix print their diagnostics on stderr only when stderr is a terminal
-    (otherwise only to syslog); ``tty_stderr`` gives them a pseudo-terminal so we can repeat
-    the reason for a failure.
+    Pipes, not files: a Postfix command may enter postfix_master_t, which may use a pipe or a
+    pty of the caller's domain but not the caller's temporary files (an AVC, "read write" on
+    initrc_tmp_t). Daemons left behind keep the pipes open, so reading stops when the command
+    has exited and nothing more is ready. postmulti and postfix print their diagnostics on
+    stderr only when stderr is a terminal (otherwise only to syslog); ``tty_stderr`` gives them
+    a pseudo-terminal so we can repeat the reason for a failure.
     """
-    with tempfile.TemporaryFile() as out:
-        master = slave = None
-        err_file = None
-        chunks = []  # type: list
-        reader = None
+    finished = threading.Event()
+    ends = []  # type: list
+    sinks = ([], [])  # type: tuple
+    readers = []
+    try:
+        out_read, out_write = os.pipe()
+        ends.extend([out_read, out_write])
+        err_read, err_write = os.openpty() if tty_stderr else os.pipe()
+        ends.extend([err_read, err_write])
         try:
-            if tty_stderr:
-                master, slave = os.openpty()
-                stderr = slave
-            else:
-                err_file = tempfile.TemporaryFile()
-                stderr = err_file
-            try:
-                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=stderr,
-                                        env=env, close_fds=True)
-            except OSError as exc:
-                raise ToolError("cannot run {}: {}".format(argv[0], exc.strerror or exc))
-            if slave is not None:
-                os.close(slave)
-                slave = None
-                reader = threading.Thread(target=_drain, args=(master, chunks))
-                reader.daemon = True
-                reader.start()
-            try:
-                returncode = proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                raise ToolError("{} did not finish within {} seconds".format(
-                    " ".join(argv), timeout))
-            if reader is not None:
-                reader.join(2)
-                err_bytes = b"".join(chunks).replace(b"\r\n", b"\n")
-            else:
-                err_file.seek(0)
-                err_bytes = err_file.read()
-        finally:
-            # A daemon that kept the terminal open only loses its stderr when we close it.
-            for fd in (slave, master):
-                if fd is not None:
-                    os.close(fd)
-            if err_file is not None:
-                err_file.close()
-        out.seek(0)
-        stdout = out.read().decode("utf-8", "replace")
-        return CommandResult(argv, returncode, stdout, err_bytes.decode("utf-8", "replace"))
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out_write,
+                                    stderr=err_write, env=env, close_fds=True)
+        except OSError as exc:
+            raise ToolError("cannot run {}: {}".format(argv[0], exc.strerror or exc))
+        for fd in (out_write, err_write):
+            os.close(fd)
+            ends.remove(fd)
+        for fd, sink in zip((out_read, err_read), sinks):
+            reader = threading.Thread(target=_drain, args=(fd, sink, finished))
+            reader.daemon = True
+            reader.start()
+            readers.append(reader)
+        try:
+            returncode = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise ToolError("{} did not finish within {} seconds".format(
+                " ".join(argv), timeout))
+        finished.set()
+        for reader in readers:
+            reader.join(5)
+    finally:
+        finished.set()
+        for reader in readers:
+            reader.join(1)
+        for fd in ends:
+            os.close(fd)
+    stdout, stderr = (b"".join(sink) for sink in sinks)
+    if tty_stderr:
+        stderr = stderr.replace(b"\r\n", b"\n")
+    return CommandResult(argv, returncode, stdout.decode("utf-8", "replace"),
+                         stderr.decode("utf-8", "replace"))
 
 
 def find_command(name, search=None):
