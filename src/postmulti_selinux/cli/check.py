@@ -14,7 +14,8 @@ LABELS = {0: "OK", 1: "WARNING", 2: "CRITICAL"}
 @click.command("check")
 @click.argument("name", required=False)
 @click.option("--all", "all_children", is_flag=True, help="Every child instance.")
-@click.option("--config-dir", default="/etc/postfix", show_default=True)
+@click.option("--config-dir", metavar="DIR", help="The parent instance's config directory "
+              "[default: /etc/postfix, under --root when given].")
 @click.option("--root", default="/", show_default=True, help="Alternate root (offline mode).")
 @click.option("--since", type=int, default=None, metavar="SECONDS",
               help="Count Postfix denials of the last SECONDS (default: since the child's "
@@ -24,14 +25,18 @@ def check_command(name, all_children, config_dir, root, since, as_json):
     """Report labels, ports, service, listeners and recent denials of NAME; change nothing."""
     from postmulti_selinux.cli.secure import _names
     from postmulti_selinux.plan.check import check_child, worst
+    from postmulti_selinux.plan.scope import resolve_scope
     try:
+        scope = resolve_scope(root, config_dir)
         start = time.time() - since if since is not None else None
-        results = [(child, check_child(child, config_dir, root, start))
-                   for child in _names(name, all_children, config_dir)]
+        results = [(child, check_child(child, scope.config_dir, scope.root, start))
+                   for child in _names(name, all_children, scope.config_dir)]
     except ToolError as exc:
         if as_json:
             click.echo(json.dumps({"ok": False, "status": 3, "error": str(exc)}))
-        raise ToolError(str(exc), exit_code=3)  # UNKNOWN in the plugin convention
+        unknown = ToolError(str(exc), exit_code=3)  # UNKNOWN in the plugin convention
+        unknown.json_reported = as_json
+        raise unknown
     status = max(worst(items) for _, items in results)
     if as_json:
         click.echo(json.dumps({
@@ -49,6 +54,9 @@ def check_command(name, all_children, config_dir, root, since, as_json):
                 click.echo("  [{}] {} {}: {}".format(LABELS[item.status], child, item.name,
                                                      item.detail))
     sys.exit(status)
+
+
+check_command.usage_exit_code = 3  # usage errors are UNKNOWN too, never CRITICAL
 
 
 def register(group):

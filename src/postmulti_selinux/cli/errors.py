@@ -1,5 +1,11 @@
-"""Turn every failure into one clear line on stderr and a non-zero exit, never a traceback."""
+"""Turn every failure into one clear line on stderr and a non-zero exit, never a traceback.
 
+With ``--json`` anywhere on the command line, the same error is also one JSON object on stdout
+(``{"ok": false, "error": ...}``), usage errors included. A command may set
+``usage_exit_code`` (``check`` uses 3, UNKNOWN in the monitoring-plugin convention).
+"""
+
+import json
 import os
 import sys
 import traceback
@@ -7,6 +13,21 @@ import traceback
 import click
 
 from postmulti_selinux.errors import ToolError
+
+
+def json_error(message, **extra):
+    # type: (str, object) -> None
+    """Print the one JSON error object on stdout."""
+    data = {"ok": False, "error": message}
+    data.update(extra)
+    click.echo(json.dumps(data, sort_keys=True))
+
+
+def _json_requested():
+    # type: () -> bool
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root() if ctx is not None else None
+    return bool(root is not None and root.meta.get("postmulti_selinux.json"))
 
 
 def run_guarded(prog, func, *args, **kwargs):
@@ -17,6 +38,8 @@ def run_guarded(prog, func, *args, **kwargs):
     try:
         return func(*args, **kwargs)
     except ToolError as exc:
+        if _json_requested() and not getattr(exc, "json_reported", False):
+            json_error(str(exc))
         click.echo("{}: error: {}".format(prog, exc), err=True)
         sys.exit(exc.exit_code)
     except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
@@ -27,13 +50,47 @@ def run_guarded(prog, func, *args, **kwargs):
     except Exception as exc:  # noqa: BLE001 - last line of defence for the CLI
         if os.environ.get("POSTMULTI_SELINUX_DEBUG"):
             traceback.print_exc()
+        if _json_requested():
+            json_error("internal error: {}: {}".format(type(exc).__name__, exc))
         click.echo("{}: internal error: {}: {} (set POSTMULTI_SELINUX_DEBUG=1 for details)".format(
             prog, type(exc).__name__, exc), err=True)
         sys.exit(70)
 
 
+def guarded_main(command, base, args, prog_name, extra):
+    """click's main, with usage errors as one line (and one JSON object with --json)."""
+    argv = list(sys.argv[1:] if args is None else args)
+    extra.pop("standalone_mode", None)
+    wants_json = "--json" in argv
+    try:
+        value = base.main(command, args=argv, prog_name=prog_name, standalone_mode=False,
+                          **extra)
+    except click.ClickException as exc:
+        failed = getattr(getattr(exc, "ctx", None), "command", None)
+        code = getattr(failed, "usage_exit_code", None) or exc.exit_code
+        if wants_json:
+            json_error(exc.format_message(), **({"status": code} if code == 3 else {}))
+        where = getattr(getattr(exc, "ctx", None), "command_path", None) or prog_name or \
+            command.name
+        click.echo("{}: error: {} (see --help)".format(where, exc.format_message()), err=True)
+        sys.exit(code)
+    except click.exceptions.Abort:
+        click.echo("Aborted!", err=True)
+        sys.exit(1)
+    sys.exit(value if isinstance(value, int) else 0)
+
+
 class GuardedGroup(click.Group):
     """A click group whose subcommands report errors through run_guarded."""
+
+    def main(self, args=None, prog_name=None, **extra):
+        return guarded_main(self, click.Group, args, prog_name, extra)
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        wants_json = "--json" in args
+        ctx = super(GuardedGroup, self).make_context(info_name, args, parent=parent, **extra)
+        ctx.meta["postmulti_selinux.json"] = wants_json
+        return ctx
 
     def invoke(self, ctx):
         return run_guarded(ctx.info_name or "postmulti-selinux", super(GuardedGroup, self).invoke, ctx)
@@ -41,6 +98,15 @@ class GuardedGroup(click.Group):
 
 class GuardedCommand(click.Command):
     """A click command that reports errors through run_guarded."""
+
+    def main(self, args=None, prog_name=None, **extra):
+        return guarded_main(self, click.Command, args, prog_name, extra)
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        wants_json = "--json" in args
+        ctx = super(GuardedCommand, self).make_context(info_name, args, parent=parent, **extra)
+        ctx.meta["postmulti_selinux.json"] = wants_json
+        return ctx
 
     def invoke(self, ctx):
         return run_guarded(ctx.info_name or "secure-child", super(GuardedCommand, self).invoke, ctx)

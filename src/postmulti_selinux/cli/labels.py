@@ -1,6 +1,7 @@
 """``postmulti-selinux labels``: current vs expected labels of a child's directories and ports."""
 
 import json
+import re
 
 import click
 
@@ -17,9 +18,28 @@ def _pair(value):
 
 def _port(value):
     number, _, proto = value.partition("/")
-    if not number.isdigit():
+    if not re.match(r"^[0-9]{1,5}$", number) or not 0 < int(number) < 65536:
         raise ToolError("--port takes PORT[/PROTO], got {!r}".format(value))
     return int(number), proto or "tcp"
+
+
+def _children(policy_root, config_dir):
+    """(parent_dir, child_dir) system-path pairs and PORT texts of every child of the parent."""
+    from postmulti_selinux.plan.build import listener_ports
+    from postmulti_selinux.plan.observe import child_dir_pairs
+    from postmulti_selinux.plan.scope import resolve_scope
+    from postmulti_selinux.postfix import discover
+    scope = resolve_scope(policy_root.root, config_dir)
+    host = discover(scope.config_dir)
+    if not host.children:
+        raise ToolError("{} has no child instances (multi_instance_directories is empty)".format(
+            scope.config_dir), hint="give --dir PARENT=CHILD, or create a child with postmulti")
+    system = policy_root.system_path
+    pairs, ports = [], set()
+    for child in host.children:
+        pairs.extend((system(a), system(b)) for _, a, b in child_dir_pairs(host.parent, child))
+        ports.update(str(p) for p in listener_ports(child))
+    return pairs, sorted(ports, key=int)
 
 
 @click.command("labels")
@@ -35,13 +55,17 @@ def _port(value):
               default="auto", show_default=True,
               help="How to query the policy (audit2why: libselinux + the store, EL7; "
                    "cli: setools 4 seinfo/sesearch).")
+@click.option("--config-dir", metavar="DIR", help="Without --dir and --port: the parent whose "
+              "children are looked at [default: /etc/postfix, under --root when given].")
 @click.option("--all", "show_all", is_flag=True, help="List matching paths too.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def labels(root, policy_type, dirs, ports, domain, backend, show_all, as_json):
+def labels(root, policy_type, dirs, ports, domain, backend, config_dir, show_all, as_json):
     """Report child paths whose label differs from the parent's counterpart, and ports the
-    domain may not bind."""
+    domain may not bind. Without --dir and --port, every child of the parent is looked at."""
     policy_root = PolicyRoot(root, policy_type)
     pairs = [_pair(value) for value in dirs]
+    if not dirs and not ports:
+        pairs, ports = _children(policy_root, config_dir)
     paths = ExpectedLabels(policy_root).for_child(pairs, only_differing=not show_all)
     checker = PortCheck(policy_root, backend=backend) if ports else None
     decisions = checker.check([_port(value) for value in ports], domain) if checker else []

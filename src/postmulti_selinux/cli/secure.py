@@ -18,8 +18,8 @@ def _common(func):
         click.option("--create", is_flag=True, help="Create the child with postmulti if missing."),
         click.option("--all", "all_children", is_flag=True,
                      help="Every child in multi_instance_directories."),
-        click.option("--config-dir", default="/etc/postfix", show_default=True,
-                     help="The parent instance's config directory."),
+        click.option("--config-dir", metavar="DIR", help="The parent instance's config "
+                     "directory [default: /etc/postfix, under --root when given]."),
         click.option("--root", default="/", show_default=True,
                      help="Alternate root (offline mode: policy store and Postfix tree under it)."),
         click.option("--json", "as_json", is_flag=True, help="Print one JSON object."),
@@ -31,6 +31,8 @@ def _common(func):
 
 
 def _names(name, all_children, config_dir):
+    """The children a command works on: NAME (checked as postmulti checks names) or --all."""
+    from postmulti_selinux.postfix.manage import check_name
     if all_children:
         if name:
             raise ToolError("give a NAME or --all, not both")
@@ -41,10 +43,13 @@ def _names(name, all_children, config_dir):
         return names
     if not name:
         raise ToolError("give the child instance NAME (e.g. postfix-sub) or --all")
+    check_name(name)
     return [name]
 
 
 def _listen(port, listen):
+    if listen is not None and not listen.strip():
+        raise ToolError("--listen is empty", hint="give PORT or ADDR:PORT, e.g. 127.0.0.1:10025")
     if port and listen:
         raise ToolError("give --port or --listen, not both")
     return str(port) if port else listen
@@ -89,44 +94,36 @@ def _summary(report, verbose):
 def _secure(name, port, listen, group, create, all_children, config_dir, root, as_json, verbose,
             dry_run, no_restart, state_dir):
     from postmulti_selinux.plan.execute import Options, secure
+    from postmulti_selinux.plan.scope import resolve_scope
+    scope = resolve_scope(root, config_dir, state_dir)
     log = (lambda text: click.echo("... " + text, err=True)) if verbose and not as_json else None
     if all_children and (port or listen or create):
         raise ToolError("--all secures the existing children as they are: --listen, --port and "
                         "--create need one NAME")
     reports = []
-    for child in _names(name, all_children, config_dir):
+    for child in _names(name, all_children, scope.config_dir):
         options = Options(listen=_listen(port, listen), create=create, group=group,
-                          dry_run=dry_run, restart=not no_restart, config_dir=config_dir,
-                          root=root, state=state_dir)
+                          dry_run=dry_run, restart=not no_restart, config_dir=scope.config_dir,
+                          root=scope.root, state=scope.state_dir)
         reports.append(secure(child, options, log))
     _emit(reports, as_json, verbose)
     if not all(r.ok for r in reports):
         sys.exit(1)
 
 
-def _json_errors(func):
-    """With --json, errors are also one JSON object on stdout (for Ansible and friends)."""
-    def wrapper(**kwargs):
-        try:
-            return func(**kwargs)
-        except ToolError as exc:
-            if kwargs.get("as_json"):
-                click.echo(json.dumps({"ok": False, "error": str(exc)}))
-            raise
-    wrapper.__name__ = func.__name__
-    wrapper.__doc__ = func.__doc__
-    return wrapper
+_YES = click.option("--yes", is_flag=True,
+                    help="Do not ask (the tool never asks; accepted for scripts).")
+_STATE_DIR = click.option("--state-dir", metavar="DIR", help="Journal and lock directory "
+                          "[default: /var/lib/postmulti-selinux, under --root when given].")
 
 
 @click.command("secure")
 @click.argument("name", required=False)
 @_common
 @click.option("--dry-run", is_flag=True, help="Show the plan; change nothing.")
-@click.option("--yes", is_flag=True, help="Do not ask (the tool never asks; kept for scripts).")
+@_YES
 @click.option("--no-restart", is_flag=True, help="Do not restart Postfix (and so do not verify).")
-@click.option("--state-dir", metavar="DIR", help="Journal/lock directory "
-              "(default /var/lib/postmulti-selinux).")
-@_json_errors
+@_STATE_DIR
 def secure_command(name, port, listen, group, create, all_children, config_dir, root, as_json,
                    verbose, dry_run, yes, no_restart, state_dir):
     """Label, configure, restart and verify Postfix child NAME while SELinux stays enforcing."""
@@ -137,7 +134,6 @@ def secure_command(name, port, listen, group, create, all_children, config_dir, 
 @click.command("plan")
 @click.argument("name", required=False)
 @_common
-@_json_errors
 def plan_command(name, port, listen, group, create, all_children, config_dir, root, as_json,
                  verbose):
     """Show what secure would do for NAME, and why; change nothing."""
@@ -148,33 +144,39 @@ def plan_command(name, port, listen, group, create, all_children, config_dir, ro
 @click.command("undo")
 @click.argument("name")
 @click.option("--root", default="/", show_default=True, help="Alternate root (offline mode).")
-@click.option("--state-dir", metavar="DIR", help="Journal directory.")
+@_STATE_DIR
+@_YES
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--restart/--no-restart", default=True, show_default=True,
               help="Restart Postfix afterwards through the service manager.")
 @click.option("--dry-run", is_flag=True, help="Show what would be undone; change nothing.")
-@_json_errors
-def undo_command(name, root, state_dir, as_json, restart, dry_run):
+def undo_command(name, root, state_dir, yes, as_json, restart, dry_run):
     """Put back everything secure changed for NAME (files, labels, ports, modules), exactly."""
-    from postmulti_selinux.plan.journal import state_dir as default_state
     from postmulti_selinux.plan.observe import service_manager
     from postmulti_selinux.plan.recovery import restart_after_undo
+    from postmulti_selinux.plan.scope import resolve_scope
     from postmulti_selinux.plan.undo import undo
-    undone = undo(name, default_state(state_dir), root, dry_run=dry_run)
+    _names(name, False, None)
+    scope = resolve_scope(root, None, state_dir)
+    undone = undo(name, scope.state_dir, scope.root, dry_run=dry_run)
+    reversed_any = any(item.get("reversed", True) for item in undone)
     restarted = False
     notes = []  # type: list
-    if undone and restart and root == "/" and not dry_run:
+    if reversed_any and restart and not scope.offline and not dry_run:
         notes = restart_after_undo(name, service_manager())
         restarted = True
     if as_json:
-        click.echo(json.dumps({"instance": name, "changed": bool(undone), "undone": undone,
+        click.echo(json.dumps({"instance": name, "changed": reversed_any, "undone": undone,
                                "dry_run": dry_run, "restarted": restarted, "notes": notes,
                                "ok": True}, indent=2, sort_keys=True))
     elif not undone:
         click.echo("{}: nothing to undo".format(name))
     else:
         for item in undone:
-            click.echo("  {}: {}".format("would undo" if dry_run else "undone", item["title"]))
+            verb = ("would undo" if dry_run else "undone") if item.get("reversed", True) \
+                else "nothing to reverse"
+            click.echo("  {}: {}{}".format(verb, item["title"], " ({})".format(item["detail"])
+                                           if item.get("detail") else ""))
         for note in notes:
             click.echo("  note: " + note)
 

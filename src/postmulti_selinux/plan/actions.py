@@ -196,7 +196,10 @@ class AddPortLabel(Action):
 
 
 class CommitPolicy(Action):
-    """Commit every staged store change of the run at once: one policy rebuild at most."""
+    """Commit every staged store change of the run at once: one policy rebuild at most.
+
+    The snapshot journals the planned undo record before the commit, so a run killed during
+    it can be undone; undo reverses only what the store really holds of it, and says so."""
     kind = "commit-policy"
 
     def __init__(self, count):
@@ -204,18 +207,45 @@ class CommitPolicy(Action):
             "commit {} policy change(s) in one transaction".format(count),
             "one rebuild per run, and one undo record for all of it")
 
+    def snapshot(self, ctx):
+        return {"planned": ctx.transaction.planned_undo().as_dict()}
+
     def apply(self, ctx):
         report = ctx.transaction.commit()
         ctx.log("policy store: {} change(s), {} rebuild(s)".format(len(report.changes),
                                                                     report.rebuilds))
         return {"undo_record": ctx.transaction.undo_record.as_dict(),
-                "rebuilds": report.rebuilds}
+                "rebuilds": report.rebuilds, "planned": None}  # the record replaces the plan
+
+    @classmethod
+    def _outstanding(cls, ctx, data):
+        """What of the journalled record the store holds now; None: no record was journalled."""
+        record = data.get("undo_record") or data.get("planned")
+        if not record:
+            return None
+        return PolicyTransaction.outstanding(UndoRecord.from_dict(record),
+                                             root=ctx.policy_root.root)
+
+    @staticmethod
+    def _outcome(left):
+        if left is None:
+            return {"reversed": False, "detail": "no undo record in the journal (an earlier "
+                    "version's interrupted commit): check the store by hand"}
+        if left.empty:
+            return {"reversed": False, "detail": "the store does not hold this change"}
+        return {"reversed": True, "detail": ", ".join(left.describe())}
+
+    @classmethod
+    def preview(cls, ctx, data):
+        """What :meth:`undo` would report, changing nothing."""
+        return cls._outcome(cls._outstanding(ctx, data))
 
     @classmethod
     def undo(cls, ctx, data):
-        record = data.get("undo_record")
-        if record:
-            PolicyTransaction.revert(UndoRecord.from_dict(record), root=ctx.policy_root.root)
+        left = cls._outstanding(ctx, data)
+        if left is not None and not left.empty:
+            PolicyTransaction.revert(left, root=ctx.policy_root.root)
+        return cls._outcome(left)
 
 
 class RelabelChild(Action):

@@ -18,6 +18,7 @@ from postmulti_selinux.plan.actions import (
 from postmulti_selinux.postfix.discover import resolve_port, split_service
 from postmulti_selinux.postfix.layout import entry_problems, expected_directories
 from postmulti_selinux.postfix.manage import check_name, parse_listener_spec
+from postmulti_selinux.postfix.preflight import listen_clashes
 from postmulti_selinux.selinux import ExpectedLabels
 
 
@@ -60,6 +61,10 @@ def build_plan(obs, listen=None, create=False, group=None):
     check_name(obs.name)
     notes = []
     actions = []
+    if listen:
+        clashes = listen_clashes(obs.host, listen, obs.child)
+        if clashes:
+            raise ToolError(clashes[0].message, hint=clashes[0].hint)
     if obs.child is None:
         if not create:
             obs.host.child(obs.name)  # raises the "no such child" error with the known names

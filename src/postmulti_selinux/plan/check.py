@@ -6,11 +6,9 @@ import os
 import time
 import typing
 
-from postmulti_selinux.plan.actions import wrong_labels
 from postmulti_selinux.plan.build import listener_ports
 from postmulti_selinux.plan.observe import Observation
-from postmulti_selinux.plan.verify import (
-    MASTER_DOMAIN, child_trees, denial_check, master_pid, process_context, smtp_probe)
+from postmulti_selinux.plan.verify import label_check, live_checks, master_pid
 from postmulti_selinux.postfix.preflight import preflight
 
 OK, WARNING, CRITICAL = 0, 1, 2
@@ -29,29 +27,19 @@ def check_child(name, config_dir="/etc/postfix", root="/", since=None):
     for finding in preflight(obs.host, name):
         items.append(Item("postfix:" + finding.code,
                           CRITICAL if finding.severity == "error" else WARNING, finding.message))
-    wrong = wrong_labels(obs.policy_root, [(p, c) for _, p, c in obs.dir_pairs()])
-    items.append(Item("labels", WARNING if wrong else OK,
-                      "{} path(s) not labeled like the parent's, e.g. {}".format(
-                          len(wrong), wrong[0].path) if wrong else
-                      "child trees labeled like the parent's"))
+    labels = label_check(obs.policy_root, [(p, c) for _, p, c in obs.dir_pairs()])
+    items.append(Item("labels", OK if labels.ok else WARNING, labels.detail))
     for decision in obs.port_decisions(listener_ports(child)):
         items.append(Item("port {}/{}".format(decision.port, decision.proto),
                           OK if decision.bindable else CRITICAL, decision.reason))
     if child.enabled and obs.policy_root.is_live:
         pid = master_pid(child.queue_directory)
-        context = process_context(pid) if pid else ""
-        running_ok = context.split(":")[2:3] == [MASTER_DOMAIN]
-        items.append(Item("master", OK if running_ok else CRITICAL,
-                          "pid {} in {}".format(pid, context) if pid else "not running"))
-        for listener in child.listeners:
-            ok, detail = smtp_probe(listener.address, listener.port)
-            items.append(Item("listener {}:{}".format(listener.address, listener.port),
-                              OK if ok else CRITICAL, detail))
         window = since if since is not None else (process_start(pid) if pid else None)
         window = window if window is not None else time.time() - 3600
-        verdict = denial_check(window, child_trees(child), "since {}".format(
-            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(window))))
-        items.append(Item("avc", OK if verdict.ok else WARNING, verdict.detail))
+        for probe in live_checks(child, window, what="since {}".format(
+                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(window)))):
+            items.append(Item(probe.name, OK if probe.ok else
+                              WARNING if probe.name == "avc" else CRITICAL, probe.detail))
     return items
 
 

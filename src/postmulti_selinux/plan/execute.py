@@ -13,12 +13,14 @@ from postmulti_selinux.errors import ToolError
 from postmulti_selinux.plan.action import Context
 from postmulti_selinux.plan.actions import CommitPolicy, CreateChild, RelabelChild, wrong_labels
 from postmulti_selinux.plan.build import build_plan
-from postmulti_selinux.plan.journal import Journal, Lock, state_dir
+from postmulti_selinux.plan.journal import Journal, Lock
 from postmulti_selinux.plan.observe import Observation, require_selinux, selinux_state
 from postmulti_selinux.plan.recovery import keep_parent_up
+from postmulti_selinux.plan.scope import resolve_scope
 from postmulti_selinux.plan.service import restart_postfix
-from postmulti_selinux.plan.verify import Baseline, child_trees, verify_child
+from postmulti_selinux.plan.verify import Baseline, child_trees, label_check, verify_child
 from postmulti_selinux.postfix.layout import child_start_problems
+from postmulti_selinux.postfix.manage import check_name
 from postmulti_selinux.selinux import PolicyTransaction
 
 MODULE_NAME = "postmulti_selinux"
@@ -30,7 +32,7 @@ class Options(object):
     """What the user asked for (the CLI flags of secure-child)."""
 
     def __init__(self, listen=None, create=False, group=None, dry_run=False, restart=True,
-                 verify=True, recipient="postmaster", config_dir="/etc/postfix", root="/",
+                 verify=True, recipient="postmaster", config_dir=None, root="/",
                  state=None, port_backend="auto", allow_sensitive=False):
         self.listen = listen
         self.create = create
@@ -41,7 +43,7 @@ class Options(object):
         self.recipient = recipient
         self.config_dir = config_dir
         self.root = root
-        self.state = state_dir(state)
+        self.state = state
         self.port_backend = port_backend
         self.allow_sensitive = allow_sensitive
 
@@ -133,12 +135,30 @@ def _snapshot_state(obs):
 
 def secure(name, options, log=None):
     # type: (str, Options, typing.Callable) -> Report
-    """The one-shot: plan, apply, restart, verify (and self-heal). Dry run: plan only."""
+    """The one-shot: plan, apply, restart, verify (and self-heal). Dry run: plan only.
+
+    A real run takes the lock before it looks at the host, so that a plan is never built from
+    a look that another run has made stale. Offline (``--root``), nothing is restarted.
+    """
     log = log or (lambda text: None)
-    obs = Observation(name, options.config_dir, options.root, options.port_backend)
+    check_name(name)
+    scope = resolve_scope(options.root, options.config_dir, options.state)
+    if options.dry_run:
+        return _secure(name, options, scope, log)
+    with Lock(scope.state_dir):
+        return _secure(name, options, scope, log)
+
+
+def _secure(name, options, scope, log):
+    # type: (str, Options, typing.Any, typing.Callable) -> Report
+    obs = Observation(name, scope.config_dir, scope.root, options.port_backend)
     report = Report(name, options.dry_run)
-    if not options.dry_run:
-        require_selinux(obs.selinux)
+    require_selinux(obs.selinux)
+    if scope.offline and options.restart:
+        options.restart = False
+        report.notes.append("offline (--root {}): Postfix was not restarted and nothing was "
+                            "probed; restart Postfix on the host this root belongs to".format(
+                                scope.root))
     plan = build_plan(obs, options.listen, options.create, options.group)
     transaction = PolicyTransaction(obs.policy_root)
     if obs.child is not None:
@@ -155,18 +175,17 @@ def secure(name, options, log=None):
                                 "planned after --create makes it")
         report.diff["after"] = report.diff["before"]
         return report
-    with Lock(options.state):
-        journal = Journal(options.state, name)
-        report.plans.append(plan.as_dict(ctx))
-        ran = _run_actions(plan, ctx, journal, report)
-        if any(isinstance(a, CreateChild) for a in plan.actions):
-            obs.refresh()
-            plan = build_plan(obs, options.listen)
-            report.plans.append(plan.as_dict(ctx))
-            ran += _run_actions(plan, ctx, journal, report)
+    journal = Journal(scope.state_dir, name, scope.root)
+    report.plans.append(plan.as_dict(ctx))
+    ran = _run_actions(plan, ctx, journal, report)
+    if any(isinstance(a, CreateChild) for a in plan.actions):
         obs.refresh()
-        _restart_and_verify(obs, ctx, journal, report, options, ran, log)
-        report.diff["after"] = _snapshot_state(obs)
+        plan = build_plan(obs, options.listen)
+        report.plans.append(plan.as_dict(ctx))
+        ran += _run_actions(plan, ctx, journal, report)
+    obs.refresh()
+    _restart_and_verify(obs, ctx, journal, report, options, ran, log)
+    report.diff["after"] = _snapshot_state(obs)
     return report
 
 
@@ -177,7 +196,7 @@ def _restart_and_verify(obs, ctx, journal, report, options, ran, log):
         report.notes.append("restart skipped (--no-restart): verify by restarting Postfix")
         return
     if not ran:
-        checks = verify_child(obs.child, state_fn, time.time(), options.recipient, settle=0)
+        checks = _verify(obs, state_fn, time.time(), options, settle=0)
         if all(c.ok for c in checks):
             report.verification = [c._asdict() for c in checks]
             return
@@ -199,21 +218,31 @@ def _restart_and_verify(obs, ctx, journal, report, options, ran, log):
             return
         report.restarts += 1
         time.sleep(1.0)
-        checks = verify_child(obs.child, state_fn, began, options.recipient)
+        checks = _verify(obs, state_fn, began, options)
         report.verification = [c._asdict() for c in checks]
         failed = [c for c in checks if not c.ok]
         round_info = {"round": round_number, "failed": [c.name for c in failed]}
         report.rounds.append(round_info)
         if not failed or not options.verify:
             return
-        fixed = _self_heal(obs, ctx, journal, report, options, began, round_info, log)
+        fixed = _self_heal(obs, ctx, journal, report, options, began, round_info, log,
+                           relabel=any(c.name == "labels" for c in failed))
         if not fixed:
             return
 
 
-def _self_heal(obs, ctx, journal, report, options, since, round_info, log):
+def _verify(obs, state_fn, since, options, settle=20.0):
+    # type: (Observation, typing.Callable, float, Options, float) -> list
+    """verify_child, and the child's labels by the rule ``check`` uses (one rule, both places)."""
+    checks = verify_child(obs.child, state_fn, since, options.recipient, settle=settle)
+    return checks + [label_check(obs.policy_root, [(p, c) for _, p, c in obs.dir_pairs()])]
+
+
+def _self_heal(obs, ctx, journal, report, options, since, round_info, log, relabel=False):
     # type: (...) -> bool
-    """Explain the denials since ``since``; fix by labels first, then (guarded) a module."""
+    """Explain the denials since ``since``; fix by labels first, then (guarded) a module.
+    ``relabel``: the label check failed (files Postfix made at start), relabel whatever the
+    denials say."""
     from postmulti_selinux.avc import analysis, build, paths, policy
     audit = "/var/log/audit/audit.log"
     if not os.path.exists(audit):
@@ -230,10 +259,10 @@ def _self_heal(obs, ctx, journal, report, options, since, round_info, log):
     findings = [f for f in result.findings if f.kind != "out_of_scope" and
                 not baseline.covers(f.source, f.target, f.tclass, f.perms)]
     round_info["findings"] = [f.line() for f in findings]
-    if not findings:
+    if not findings and not relabel:
         return False
     acted = False
-    if any(f.kind == "mislabel" for f in findings):
+    if relabel or any(f.kind == "mislabel" for f in findings):
         pairs = [(p, c) for _, p, c in obs.dir_pairs()]
         action = RelabelChild([c for _, c in pairs], 0)
         action.pairs = pairs

@@ -11,15 +11,29 @@ import fcntl
 import json
 import os
 import time
+import typing
 
 from postmulti_selinux.errors import ToolError
+from postmulti_selinux.plan.scope import DEFAULT_STATE_DIR, STATE_ENV, under
+from postmulti_selinux.postfix.manage import check_name
 
-DEFAULT_STATE_DIR = "/var/lib/postmulti-selinux"
+STATES = ("begun", "done")
+# Keys of an entry's data that hold paths on disk (under the root): a journal that names a path
+# outside the root is refused before anything is written through it.
+_PATH_LISTS = ("created", "backups")
 
 
 def state_dir(override=None):
     # type: (str) -> str
-    return override or os.environ.get("POSTMULTI_SELINUX_STATE_DIR") or DEFAULT_STATE_DIR
+    if override == "":
+        raise ToolError("--state-dir is empty", hint="give a directory, or leave it out")
+    return override or os.environ.get(STATE_ENV) or DEFAULT_STATE_DIR
+
+
+def _unusable(directory, exc):
+    # type: (str, EnvironmentError) -> ToolError
+    return ToolError("the state directory {} cannot be used: {}".format(
+        directory, exc.strerror or exc), hint="give a writable directory with --state-dir")
 
 
 class Lock(object):
@@ -31,8 +45,11 @@ class Lock(object):
         self.handle = None
 
     def __enter__(self):
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        self.handle = open(self.path, "w")
+        try:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            self.handle = open(self.path, "w")
+        except (IOError, OSError) as exc:
+            raise _unusable(os.path.dirname(self.path), exc)
         try:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except (IOError, OSError) as exc:
@@ -40,27 +57,69 @@ class Lock(object):
             if exc.errno in (errno.EAGAIN, errno.EACCES):
                 raise ToolError("another postmulti-selinux run holds {}".format(self.path),
                                 hint="wait for it to finish")
-            raise
+            raise _unusable(os.path.dirname(self.path), exc)
         return self
 
     def __exit__(self, *exc):
         self.handle.close()
 
 
+def _paths(data):
+    # type: (dict) -> typing.List[str]
+    """The on-disk paths an entry's data names (files it restores, creates or removes)."""
+    paths = list(data.get("files") or {})
+    for key in _PATH_LISTS:
+        paths.extend(data.get(key) or [])
+    paths.extend(s.get("path") for s in data.get("states") or [] if isinstance(s, dict))
+    if "path" in data:
+        paths.append(data["path"])
+    return paths
+
+
+def journal_problem(data, instance, root="/"):
+    # type: (typing.Any, str, str) -> str
+    """Why ``data`` is not a journal of ``instance`` under ``root`` ("" when it is one)."""
+    if not isinstance(data, dict) or not isinstance(data.get("runs"), list):
+        return "it is not a postmulti-selinux journal (no list of runs)"
+    if data.get("instance") != instance:
+        return "it is the journal of {!r}, not of {!r}".format(data.get("instance"), instance)
+    for run in data["runs"]:
+        entries = run.get("entries") if isinstance(run, dict) else None
+        if not isinstance(entries, list):
+            return "a run without a list of entries"
+        for entry in entries:
+            if not (isinstance(entry, dict) and isinstance(entry.get("action"), dict)
+                    and isinstance(entry["action"].get("kind"), str)
+                    and isinstance(entry["action"].get("title"), str)
+                    and entry.get("state") in STATES and isinstance(entry.get("data"), dict)):
+                return "an entry that is not an action, a state and its data"
+            for path in _paths(entry["data"]):
+                if not isinstance(path, str) or not os.path.isabs(path) or \
+                        not under(root, os.path.normpath(path)) or \
+                        os.path.normpath(path) == root:
+                    return "it names {!r}, which is outside the root {}".format(path, root)
+    return ""
+
+
 class Journal(object):
     """The journal of one instance."""
 
-    def __init__(self, directory, instance):
-        # type: (str, str) -> None
+    def __init__(self, directory, instance, root="/"):
+        # type: (str, str, str) -> None
+        check_name(instance)  # never a path: "../x" cannot reach outside the state directory
         self.path = os.path.join(directory, "journal", "{}.json".format(instance))
         self.instance = instance
         self.data = {"instance": instance, "runs": []}
-        if os.path.exists(self.path):
+        if os.path.lexists(self.path):
             try:
-                with open(self.path) as handle:
+                with open(self.path, encoding="utf-8") as handle:
                     self.data = json.load(handle)
             except (IOError, OSError, ValueError) as exc:
                 raise ToolError("cannot read the journal {}: {}".format(self.path, exc))
+            problem = journal_problem(self.data, instance, root)
+            if problem:
+                raise ToolError("refusing the journal {}: {}".format(self.path, problem),
+                                hint="move it aside if it is not this tool's journal")
         self._run = None
 
     @property
@@ -92,13 +151,18 @@ class Journal(object):
 
     def save(self):
         # type: () -> None
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        """Write the journal atomically; a state directory that cannot take it is one error
+        (raised before the action it would have recorded runs)."""
         tmp = self.path + ".tmp"
-        with open(tmp, "w") as handle:
-            json.dump(self.data, handle, indent=1, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.rename(tmp, self.path)
+        try:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            with open(tmp, "w") as handle:
+                json.dump(self.data, handle, indent=1, sort_keys=True)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.rename(tmp, self.path)
+        except (IOError, OSError) as exc:
+            raise _unusable(os.path.dirname(self.path), exc)
 
     def clear(self):
         # type: () -> None

@@ -32,7 +32,7 @@ def selinux_state(root="/"):
 def _config_mode(path):
     # type: (str) -> str
     try:
-        with open(path) as handle:
+        with open(path, encoding="utf-8", errors="replace") as handle:
             for line in handle:
                 key, _, value = line.strip().partition("=")
                 if key == "SELINUX":

@@ -1,5 +1,6 @@
 """Reverse everything the journal says the tool did for one instance, newest first."""
 
+import os
 import typing
 
 from postmulti_selinux.errors import ToolError
@@ -22,10 +23,15 @@ def undo(name, state, root="/", log=None, dry_run=False):
     # type: (str, str, str, typing.Callable, bool) -> typing.List[dict]
     """Undo every journalled action of ``name``; return what was (or, dry run, would be)
     undone, newest first. Relabels run last, once the policy is back as it was, so the child's
-    files end up labeled as the restored policy says."""
+    files end up labeled as the restored policy says.
+
+    Each item has ``reversed``: False when there was nothing to put back (e.g. a commit
+    killed before it reached the store), with the reason in ``detail``; for a policy commit,
+    ``detail`` otherwise lists what was put back. An action whose undo returns a dict (and
+    offers ``preview`` for dry runs) says so; the others are counted as reversed."""
     log = log or (lambda text: None)
     with Lock(state):
-        journal = Journal(state, name)
+        journal = Journal(state, name, os.path.abspath(root))
         entries = list(journal.entries())
         undone = []
         relabels = []
@@ -36,15 +42,19 @@ def undo(name, state, root="/", log=None, dry_run=False):
             if cls is None:
                 raise ToolError("the journal {} has an unknown action {!r}".format(
                     journal.path, kind))
-            undone.append({"kind": kind, "title": entry["action"]["title"],
-                           "state": entry["state"]})
+            item = {"kind": kind, "title": entry["action"]["title"], "state": entry["state"],
+                    "reversed": True}
+            undone.append(item)
             if dry_run:
+                item.update(getattr(cls, "preview", lambda ctx, data: {})(ctx, entry["data"]))
                 continue
             if cls is RelabelChild:
                 relabels.append(entry["data"])
                 continue
             log("undo {}: {}".format(kind, entry["action"]["title"]))
-            cls.undo(ctx, entry["data"])
+            outcome = cls.undo(ctx, entry["data"])
+            if isinstance(outcome, dict):
+                item.update(outcome)
         if not dry_run:
             paths = sorted(set(p for data in relabels for p in data.get("paths", [])))
             if paths:

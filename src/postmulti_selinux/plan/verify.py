@@ -161,11 +161,18 @@ def child_trees(child):
 def verify_child(child, selinux_state_fn, since, recipient=None, settle=20.0):
     # type: (typing.Any, typing.Callable, float, typing.Optional[str], float) -> typing.List[Check]
     """Run every check for one child; listeners are retried for up to ``settle`` seconds."""
-    checks = []
     state = selinux_state_fn()
-    checks.append(Check("enforcing", state.enforcing,
-                        "SELinux is {}".format("enforcing" if state.enforcing else
-                                               "NOT enforcing" if state.enabled else "disabled")))
+    checks = [Check("enforcing", state.enforcing,
+                    "SELinux is {}".format("enforcing" if state.enforcing else
+                                           "NOT enforcing" if state.enabled else "disabled"))]
+    return checks + live_checks(child, since, recipient, settle)
+
+
+def live_checks(child, since, recipient=None, settle=0.0, what="since the restart"):
+    # type: (typing.Any, float, typing.Optional[str], float, str) -> typing.List[Check]
+    """The running child, as secure's verification and ``check`` both probe it: its master's
+    domain, every listener answering SMTP, and no new Postfix denials since ``since``."""
+    checks = []
     deadline = time.time() + settle
     pid = master_pid(child.queue_directory)
     while pid is None and time.time() < deadline:
@@ -188,5 +195,16 @@ def verify_child(child, selinux_state_fn, since, recipient=None, settle=20.0):
         checks.append(Check("listener {}:{}".format(listener.address, listener.port), ok, detail))
     if not child.listeners:
         checks.append(Check("listeners", False, "{} has no inet listener".format(child.label)))
-    checks.append(denial_check(since, child_trees(child)))
+    checks.append(denial_check(since, child_trees(child), what))
     return checks
+
+
+def label_check(policy_root, pairs):
+    # type: (typing.Any, typing.List[typing.Tuple[str, str]]) -> Check
+    """The child's trees labeled like the parent's (the one rule: plan.actions.wrong_labels)."""
+    from postmulti_selinux.plan.actions import wrong_labels
+    wrong = wrong_labels(policy_root, pairs)
+    return Check("labels", not wrong, "{} path(s) not labeled like the parent's, e.g. {} {} "
+                 "(parent's: {})".format(len(wrong), wrong[0].path, wrong[0].current,
+                                         wrong[0].expected) if wrong else
+                 "child trees labeled like the parent's")

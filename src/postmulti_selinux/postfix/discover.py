@@ -49,7 +49,7 @@ def split_service(service):
 def resolve_port(port):
     # type: (str) -> object
     """Port number from digits or an /etc/services name (tcp); None when unknown."""
-    if port.isdigit():
+    if re.match(r"^[0-9]+$", port):
         return int(port)
     try:
         return socket.getservbyname(port, "tcp")

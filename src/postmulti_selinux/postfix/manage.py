@@ -21,6 +21,7 @@ from postmulti_selinux.postfix.files import Change, ScratchCopy
 from postmulti_selinux.postfix.tools import Postfix
 
 NAME_PREFIX = "postfix-"
+MAX_NAME = 200  # a journal file is NAME.json: file systems refuse names over 255 bytes
 STOP_TIMEOUT = 30
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9!@%\-_=+:.]+$")  # postmulti's safe set, minus "/"
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9\-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9\-]*[A-Za-z0-9])?)*$")
@@ -33,6 +34,8 @@ def name_problem(name):
         return "the instance name is empty"
     if "/" in name:
         return "instance name {!r} contains '/'".format(name)
+    if len(name) > MAX_NAME:
+        return "instance name {!r}... is longer than {} characters".format(name[:20], MAX_NAME)
     if not _SAFE_NAME.match(name):
         return "instance name {!r} has characters postmulti refuses (allowed: letters, digits, " \
                "!@%-_=+:.)".format(name)
@@ -55,7 +58,7 @@ def parse_listener_spec(spec):
     """Validate ``PORT`` or ``ADDR:PORT`` (``[v6]:PORT``) and return it as a master.cf service."""
     text = (spec or "").strip()
     host, port = split_service(text)
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    if not re.match(r"^[0-9]{1,5}$", port) or not 0 < int(port) < 65536:
         raise ToolError("bad listener {!r}: the port must be a number from 1 to 65535".format(spec),
                         hint="give PORT (e.g. 10025) or ADDR:PORT (e.g. 127.0.0.1:10025)")
     port = str(int(port))

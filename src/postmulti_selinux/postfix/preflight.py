@@ -9,10 +9,11 @@ import os
 import re
 from typing import NamedTuple
 
-from postmulti_selinux.postfix.discover import instance_running
+from postmulti_selinux.postfix.discover import instance_running, listeners_for
 from postmulti_selinux.postfix.layout import (  # noqa: F401 - the start-ability checks
     child_start_problems, missing_daemons, postfix_check_problems)
-from postmulti_selinux.postfix.manage import name_problem
+from postmulti_selinux.postfix.manage import name_problem, parse_listener_spec
+from postmulti_selinux.postfix.model import MasterEntry
 
 MIN_VERSION = (2, 6)
 SMTP_COMMANDS = ("smtpd", "postscreen")
@@ -124,6 +125,36 @@ def check_listener_clashes(host, selected=None):
                                 first.label),
                             "give {} another port or address: set_listener / edit {}/master.cf"
                             .format(second.label, second.config_directory)))
+    return findings
+
+
+def listen_clashes(host, spec, child=None):
+    # type: (object, str, object) -> list
+    """Where ``--listen``/``--port`` SPEC, as ``child``'s SMTP listener (a child still to be
+    created: with the parent's inet_interfaces), would take another instance's address:port.
+
+    Both sides are numeric addresses (names resolved, ``[::1]`` and ``::1`` alike, ``*`` for
+    every address), so any spelling of the same socket is a clash. Every instance counts,
+    disabled ones too: enabling one later must not take a child's port.
+    """
+    owner = child if child is not None else host.parent
+    entry = MasterEntry(parse_listener_spec(spec), "inet", "n", "-", "n", "-", "-", "smtpd")
+    wanted = listeners_for((entry,), owner.inet_interfaces, owner.inet_protocols, ())
+    findings = []
+    for inst in host.instances:
+        if child is not None and inst.config_directory == child.config_directory:
+            continue
+        for other in _active(inst):
+            for mine in wanted:
+                if mine.port == other.port and _overlap(mine.address, other.address):
+                    findings.append(Finding(
+                        "listener-clash", "error", owner.label,
+                        "--listen {} would take {}:{}, which {} already listens on ({})".format(
+                            spec, mine.address if mine.address != "*" else "every address",
+                            mine.port, "the parent" if inst.primary else inst.label,
+                            other.service),
+                        "give the child another port or address"))
+                    break
     return findings
 
 

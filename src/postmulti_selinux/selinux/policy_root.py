@@ -26,7 +26,7 @@ def _read_setting(path, key):
     # type: (str, str) -> str
     """Value of ``key=value`` / ``key = value`` in a small config file, or None."""
     try:
-        with open(path) as handle:
+        with open(path, encoding="utf-8", errors="replace") as handle:
             for line in handle:
                 match = re.match(r"\s*{}\s*=\s*(\S+)".format(re.escape(key)), line)
                 if match:

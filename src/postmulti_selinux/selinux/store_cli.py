@@ -15,11 +15,16 @@ commit is one store transaction and at most one policy rebuild, as with the bind
 
 Local port records are read from ``ports.local`` in both cases (what ``semanage port -l -C``
 lists), so the undo record is the same as with the binding.
+
+The command dies with the tool (:func:`dies_with_this_process`, also used for the libsemanage
+worker) and is killed when the tool is interrupted: no commit goes on after the tool is gone.
 """
 
+import functools
 import os
 import re
 import shutil
+import signal
 import subprocess
 import typing
 
@@ -32,6 +37,41 @@ _PORTCON = re.compile(r"\s*portcon\s+(\w+)\s+(\d+)(?:-(\d+))?\s+(\S+)\s*$")
 
 PortRecord = typing.NamedTuple("PortRecord", [
     ("proto", str), ("low", int), ("high", int), ("context", str)])
+
+PR_SET_PDEATHSIG = 1
+
+
+@functools.lru_cache(maxsize=None)
+def _libc_prctl():
+    # type: () -> typing.Any
+    """``prctl(option, value)`` through libc, or None where there is none (not Linux, no
+    ctypes)."""
+    try:
+        import ctypes
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (ImportError, OSError, AttributeError):
+        return None
+    zero = ctypes.c_ulong(0)
+    return lambda option, value: prctl(option, ctypes.c_ulong(value), zero, zero, zero)
+
+
+def die_with_parent(parent):
+    # type: (int) -> None
+    """In a just-forked child of ``parent``: be SIGKILLed when it dies (Linux prctl; a no-op
+    without prctl), and exit at once if it already has."""
+    prctl = _libc_prctl()
+    if prctl is not None:
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def dies_with_this_process():
+    # type: () -> typing.Callable[[], None]
+    """A preexec function making a child of this process die with it (prctl resolved here,
+    before the fork)."""
+    _libc_prctl()
+    return functools.partial(die_with_parent, os.getpid())
 
 
 def parse_ports_local(text):
@@ -169,23 +209,48 @@ class CliStore(object):
         if offline and self._ports_changed:
             write_atomically(self._path, render_ports_local(self._records))
         self.commands.append(command)
+        start = self.policy_root.commit_number()
         try:
-            proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, universal_newlines=True)
-            out, err = proc.communicate("" if offline else "".join(
+            returncode, out, err = _run(command, "" if offline else "".join(
                 line + "\n" for line in self._lines))
-        except OSError as exc:
-            proc, out, err = None, "", str(exc)
-        if proc is None or proc.returncode != 0:
-            if offline and self._ports_changed:
-                write_atomically(self._path, self._original)
+        except BaseException:  # interrupted: the command is dead (see _run)
+            self._restore_unless_committed(start)
+            raise
+        if returncode != 0:
+            self._restore_unless_committed(start)
             raise ToolError("the policy store rejected the changes; nothing was committed",
                             hint="{} said: {}".format(" ".join(command[:2]),
                                                       (err or out).strip()[-400:]))
 
+    def _restore_unless_committed(self, start):
+        # type: (int) -> None
+        """Put ports.local back unless the store committed (its commit counter moved)."""
+        if (not self.policy_root.is_live and self._ports_changed
+                and self.policy_root.commit_number() == start):
+            write_atomically(self._path, self._original)
+
     def close(self):
         # type: () -> None
         """No handle to release."""
+
+
+def _run(command, stdin):
+    # type: (typing.List[str], str) -> typing.Tuple[typing.Optional[int], str, str]
+    """(returncode or None, stdout, stderr) of ``command``. It dies with this process, and is
+    killed (and reaped) when this process is interrupted while waiting for it."""
+    try:
+        proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, universal_newlines=True,
+                                preexec_fn=dies_with_this_process())
+    except OSError as exc:
+        return None, "", str(exc)
+    try:
+        out, err = proc.communicate(stdin)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc.returncode, out, err
 
 
 def _selinux_enabled():

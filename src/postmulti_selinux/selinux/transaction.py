@@ -5,7 +5,9 @@ none when nothing changes): through the libsemanage binding where ``import seman
 else through one ``semanage import`` / ``semodule`` command (:mod:`store_cli`, EL7). Equivalences are written to ``file_contexts.subs`` as semanage does,
 just before the store commit, and put back if the commit fails. Before anything is changed the
 previous state is recorded in :class:`UndoRecord`, so every change can be reverted exactly with
-:meth:`PolicyTransaction.revert`.
+:meth:`PolicyTransaction.revert`. :meth:`PolicyTransaction.planned_undo` gives that record before
+the commit (for the journal): a run killed mid-commit can then be undone too, as
+:meth:`PolicyTransaction.revert` puts back only what the store really holds of a record.
 """
 
 import base64
@@ -14,6 +16,7 @@ import glob
 import os
 import pickle
 import shutil
+import signal
 import sys
 import tempfile
 import typing
@@ -22,7 +25,7 @@ from postmulti_selinux.errors import ToolError
 from postmulti_selinux.selinux.equivalence import (
     Equivalence, SubsFile, check_equivalence, write_atomically)
 from postmulti_selinux.selinux.policy_root import PolicyRoot
-from postmulti_selinux.selinux.store_cli import CliStore
+from postmulti_selinux.selinux.store_cli import CliStore, dies_with_this_process, read_local_ports
 from postmulti_selinux.selinux.store_libsemanage import LibsemanageStore, binding_available
 
 PROTOCOLS = ("tcp", "udp", "sctp", "dccp")
@@ -55,6 +58,13 @@ class UndoRecord(object):
     def empty(self):
         # type: () -> bool
         return not (self.subs_touched or self.ports or self.modules)
+
+    def describe(self):
+        # type: () -> typing.List[str]
+        """What this record puts back, one short item each."""
+        return (["port {}/{}".format(port, proto) for port, proto, _ in self.ports]
+                + ["module {}".format(name) for name, _ in self.modules]
+                + (["file_contexts.subs"] if self.subs_touched else []))
 
     def as_dict(self):
         # type: () -> dict
@@ -120,13 +130,49 @@ def _in_child_process(func, *args):
     libsemanage fixes its store paths in static variables the first time a process connects
     (``semanage_check_init``), so one process can only ever work on one store root. Each
     store transaction therefore runs in its own short-lived child: any number of roots (the
-    live one, offline copies, one per test) can be used from one program.
+    live one, offline copies, one per test) can be used from one program. The child never
+    outlives this process: it dies with it (prctl), and is killed when this process is
+    interrupted (Ctrl-C) while waiting for it.
     """
     sys.stdout.flush()
     sys.stderr.flush()
+    guard = dies_with_this_process()
     read_end, write_end = os.pipe()
-    pid = os.fork()
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGINT])  # none until set up
+    try:
+        pid = os.fork()
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        os.close(read_end)
+        os.close(write_end)
+        raise
     if pid == 0:  # pragma: no cover - runs in the child, results travel through the pipe
+        _worker(guard, mask, read_end, write_end, func, args)
+    try:
+        os.close(write_end)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        with os.fdopen(read_end, "rb") as pipe:
+            data = pipe.read()
+        os.waitpid(pid, 0)
+    except BaseException:  # e.g. KeyboardInterrupt: no commit goes on without this process
+        _kill_and_reap(pid)
+        raise
+    if not data:
+        raise ToolError("the policy store worker died without an answer")
+    kind, value = pickle.loads(data)
+    if kind == "ok":
+        return value
+    if kind == "tool":
+        raise ToolError(value[0], hint=value[1], exit_code=value[2])
+    raise RuntimeError("policy store worker failed: {}".format(value))
+
+
+def _worker(guard, mask, read_end, write_end, func, args):  # pragma: no cover - in the child
+    """The forked child of _in_child_process: answers through the pipe, never returns."""
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it with the tool
+        guard()
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.close(read_end)
         try:
             outcome = ("ok", func(*args))
@@ -142,19 +188,17 @@ def _in_child_process(func, *args):
             pipe.write(data)
         sys.stdout.flush()
         sys.stderr.flush()
+    finally:
         os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        data = pipe.read()
-    os.waitpid(pid, 0)
-    if not data:
-        raise ToolError("the policy store worker died without an answer")
-    kind, value = pickle.loads(data)
-    if kind == "ok":
-        return value
-    if kind == "tool":
-        raise ToolError(value[0], hint=value[1], exit_code=value[2])
-    raise RuntimeError("policy store worker failed: {}".format(value))
+
+
+def _kill_and_reap(pid):
+    # type: (int) -> None
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except OSError:  # already reaped
+        pass
 
 
 def installed_module(policy_root, name):
@@ -177,6 +221,43 @@ def installed_module(policy_root, name):
     return None
 
 
+class _StoreView(object):
+    """The store as its files say, read only: lets _apply_store plan a commit without one."""
+
+    def __init__(self, policy_root):
+        # type: (PolicyRoot) -> None
+        self._records = read_local_ports(policy_root)
+
+    def local_port(self, port, proto):
+        # type: (int, str) -> typing.Optional[str]
+        for record in self._records:
+            if record.proto == proto and record.low == port == record.high:
+                return record.context
+        return None
+
+    def set_port(self, *args):
+        """Planning only: nothing is changed."""
+
+    install_module_file = remove_module = set_port
+
+
+def outstanding(undo, policy_root):
+    # type: (UndoRecord, PolicyRoot) -> UndoRecord
+    """The part of ``undo`` the store still differs from: what a revert really has to put back
+    (all of it after a commit, none of it when an interrupted commit never reached the store)."""
+    if (undo.ports or undo.modules) and not os.path.isdir(
+            os.path.join(policy_root.store_dir, "active")):
+        raise ToolError("the policy store {} has no active/ directory".format(
+            policy_root.store_dir), hint="an interrupted commit left it mid-rename: move "
+            "previous/ back to active/, then undo again")
+    view = _StoreView(policy_root)
+    subs = undo.subs_touched and SubsFile(policy_root).original != undo.subs_before
+    return UndoRecord(
+        undo.root, undo.policy_type, undo.subs_before if subs else None, subs,
+        [p for p in undo.ports if view.local_port(p[0], p[1]) != p[2]],
+        [m for m in undo.modules if installed_module(policy_root, m[0]) != m[1]])
+
+
 def module_name(path):
     # type: (str) -> str
     """libsemanage names a module after its file: ``/x/postfix_sub.pp`` -> ``postfix_sub``."""
@@ -195,6 +276,7 @@ class PolicyTransaction(object):
         self._ports = []  # type: typing.List[typing.Tuple[int, str, str]]
         self._modules = []  # type: typing.List[typing.Tuple[str, str, typing.Optional[str]]]
         self._skipped = []  # type: typing.List[Change]
+        self._planned = None  # type: typing.Optional[UndoRecord]
         self.undo_record = None  # type: typing.Optional[UndoRecord]
         self.report = None  # type: typing.Optional[CommitReport]
 
@@ -254,6 +336,17 @@ class PolicyTransaction(object):
         mls = ":s0" if _policy_is_mls(self.policy_root) else ""
         return "system_u:object_r:{}{}".format(setype, mls)
 
+    def planned_undo(self):
+        # type: () -> UndoRecord
+        """The undo record :meth:`commit` will make, from the store as it is now, changing
+        nothing; the commit then refuses to run if the store no longer matches it."""
+        undo = UndoRecord(self.policy_root.root, self.policy_root.policy_type)
+        self._apply_store(_StoreView(self.policy_root), undo, [])
+        if self._equivalences:
+            undo.subs_before, undo.subs_touched = self._subs.original, True
+        self._planned = undo
+        return undo
+
     def commit(self):
         # type: () -> CommitReport
         """Apply everything in one store transaction; a no-op run touches nothing."""
@@ -280,6 +373,11 @@ class PolicyTransaction(object):
             if self._ports or self._modules:
                 store = _open_store(self.policy_root)
                 changes += self._apply_store(store, undo, skipped)
+                planned = self._planned
+                if planned is not None and (undo.ports, undo.modules) != (
+                        planned.ports, planned.modules):
+                    raise ToolError("the policy store changed since this run journalled its "
+                                    "plan; nothing was committed", hint="run it again")
             if self._equivalences:
                 undo.subs_before, undo.subs_touched = self._subs.original, True
                 write_atomically(self._subs.path, self._subs.render(self._equivalences))
@@ -335,10 +433,18 @@ class PolicyTransaction(object):
 
     # -- undoing ------------------------------------------------------------------------------
     @classmethod
+    def outstanding(cls, undo, root=None):
+        # type: (UndoRecord, typing.Optional[str]) -> UndoRecord
+        """What of ``undo`` the store under ``root`` (default: the record's) still holds."""
+        return outstanding(undo, PolicyRoot(root or undo.root, undo.policy_type))
+
+    @classmethod
     def revert(cls, undo, root=None):
         # type: (UndoRecord, typing.Optional[str]) -> CommitReport
-        """Put back the state recorded in ``undo`` (one store transaction, like a commit)."""
+        """Put back the state recorded in ``undo`` (one store transaction, like a commit), as
+        far as the store still differs from it: see :meth:`outstanding`."""
         policy_root = PolicyRoot(root or undo.root, undo.policy_type)
+        undo = outstanding(undo, policy_root)
         rebuild_before = policy_root.commit_number()
         changes, store_commits, subs_writes = [], 0, 0
         if undo.ports or undo.modules:
