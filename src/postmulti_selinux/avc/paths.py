@@ -6,11 +6,15 @@ machine the mapping is inferred from Postfix's layout convention (``/etc/postfix
 ``/etc/postfix``, likewise ``/var/spool`` and ``/var/lib``) and reported as inferred.
 """
 
+import contextlib
 import os
 import re
 import stat
+import sys
+import tempfile
 from typing import NamedTuple, Optional
 
+from postmulti_selinux.avc.records import printable
 from postmulti_selinux.errors import ToolError
 
 PARENT_DIRS = ("/etc/postfix", "/var/spool/postfix", "/var/lib/postfix")
@@ -113,15 +117,24 @@ class SelabelExpected(object):
                             hint="install python3-selinux / libselinux-python3")
         if not os.path.exists(file_contexts):
             raise ToolError("file_contexts not found: {}".format(file_contexts))
+        _check_file_contexts(file_contexts)
         self._selinux = selinux
         opt = selinux.selinux_opt()
         opt.type = selinux.SELABEL_OPT_PATH
         opt.value = file_contexts
         self._keep = opt
-        try:
-            self._handle = selinux.selabel_open(selinux.SELABEL_CTX_FILE, opt, 1)
-        except OSError as exc:
-            raise ToolError("cannot load file contexts {}: {}".format(file_contexts, exc))
+        # On a file it cannot parse, selabel_open prints why on stderr and returns NULL (a
+        # lookup on which would crash the process): the first line it printed is the error.
+        with _stderr_captured() as complaints:
+            try:
+                self._handle = selinux.selabel_open(selinux.SELABEL_CTX_FILE, opt, 1)
+            except OSError as exc:
+                self._handle, complaints[:] = None, [exc.strerror or str(exc)]
+        if not self._handle:
+            why = next((line.split(":  ", 1)[-1].strip() for line in complaints if line.strip()),
+                       "not a file_contexts file")
+            raise ToolError(printable("cannot load file contexts {}: {}".format(file_contexts, why)),
+                            hint="pass the policy's contexts/files/file_contexts with --file-contexts")
         self._cache = {}
 
     def __call__(self, path, tclass=None):
@@ -138,6 +151,39 @@ class SelabelExpected(object):
         return self._cache[key]
 
 
+def _check_file_contexts(path):
+    """A ToolError unless ``path`` can be read and holds a line that is not a comment (an
+    empty file_contexts labels nothing: every path would be "expected: null")."""
+    try:
+        with open(path, "rb") as handle:
+            for line in iter(lambda: handle.readline(1 << 16), b""):
+                if line.strip() and not line.lstrip().startswith(b"#"):
+                    return
+    except (IOError, OSError) as exc:
+        raise ToolError(printable("cannot read file contexts {}: {}".format(path, exc.strerror or exc)))
+    raise ToolError(printable("file contexts {} has no entries: not a file_contexts file".format(path)),
+                    hint="pass the policy's contexts/files/file_contexts with --file-contexts")
+
+
+@contextlib.contextmanager
+def _stderr_captured():
+    """Collect what C code writes on file descriptor 2 meanwhile (a list of lines, at most 4 KiB)."""
+    lines = []
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with tempfile.TemporaryFile() as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield lines
+            finally:
+                os.dup2(saved, 2)
+                sink.seek(0)
+                lines.extend(sink.read(4096).decode("utf-8", "backslashreplace").splitlines())
+    finally:
+        os.close(saved)
+
+
 def file_contexts_path(root="/", policy_name=None):
     # type: (str, Optional[str]) -> str
     """``ROOT/etc/selinux/NAME/contexts/files/file_contexts`` (NAME from ROOT's config)."""
@@ -150,7 +196,7 @@ def selinux_type(root="/"):
     """SELINUXTYPE from ROOT/etc/selinux/config (``targeted`` if unset)."""
     config = os.path.join(root, "etc/selinux/config")
     try:
-        with open(config) as handle:
+        with open(config, encoding="utf-8", errors="replace") as handle:
             for line in handle:
                 key, _, value = line.strip().partition("=")
                 if key.strip() == "SELINUXTYPE" and value.strip():

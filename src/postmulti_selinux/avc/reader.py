@@ -4,7 +4,10 @@
 Records of one event share an ``audit(time:serial)`` stamp; the AVC records come first and the
 SYSCALL/CWD/PATH records follow, so an event is kept open only while its records arrive (a
 small bounded window absorbs interleaving) and memory does not grow with the log. Lines that
-are not audit records, or are damaged, are counted in :class:`ReadStats` and skipped.
+are not audit records, or are damaged, are counted in :class:`ReadStats` and skipped; so are
+lines of more than :data:`MAX_LINE` bytes and a last line the input ends in the middle of (a
+record cut short). Input is read as given, once and in order: a pipe or FIFO like a file. Bytes
+that are not UTF-8 become backslash escapes (``\\xff``).
 """
 
 import bz2
@@ -15,6 +18,8 @@ import glob
 import gzip
 import os
 import re
+import stat
+import zlib
 from collections import OrderedDict
 from typing import Optional
 
@@ -46,6 +51,9 @@ _NO_FIELDS = {}
 WANTED_NAMES = frozenset(list(_WANTED) + [k for k, v in _NUMERIC_TYPES.items() if v in _WANTED])
 _CONTEXTS = {}          # raw context text -> Context (or None), bounded
 _RECORD_TYPE = re.compile(r"\A(?:[A-Z_]+|\d{4})\Z")
+# Longest line read, in bytes without its newline: a kernel audit record is at most ~8970 bytes.
+MAX_LINE = 64 << 10
+DECODE_ERRORS = "backslashreplace"      # bytes that are not UTF-8 are shown, escaped
 
 
 class ReadStats(object):
@@ -59,6 +67,8 @@ class ReadStats(object):
         self.policy_loads = 0
         self.foreign = 0        # lines that are not audit records at all
         self.malformed = 0      # AVC/SELINUX_ERR records we could not understand
+        self.truncated = 0      # last lines the input ended in the middle of (records cut short)
+        self.too_long = 0       # lines of more than MAX_LINE bytes
         self.filtered = 0       # records outside the time window
         self.files = []         # type: list
         self.scanned = 0        # files read by the fast raw-log scanner (the rest line by line)
@@ -90,7 +100,7 @@ def unquote(value):
         return value[1:-1]
     if _HEX.match(value) and len(value) >= 2:
         try:
-            return bytes.fromhex(value).decode("utf-8", "replace")
+            return bytes.fromhex(value).decode("utf-8", DECODE_ERRORS)
         except ValueError:
             return value
     if value in ("(null)", "?", "(none)"):
@@ -201,32 +211,62 @@ class AuditReader(object):
     def read_files(self, paths, fold=False):
         """Yield items from files in the given order (see :func:`expand_rotated`).
 
-        With ``fold``, files in auditd's raw format go through the fast scanner
-        (:mod:`.scan`), which folds identical events into one denial with a ``count``.
+        With ``fold``, regular files in auditd's raw format go through the fast scanner
+        (:mod:`.scan`), which folds identical events into one denial with a ``count``. Anything
+        else (``-`` for stdin, a pipe, a FIFO) is read once, line by line.
         """
         for path in paths:
             self.stats.files.append(path)
-            if fold and path != "-":
-                from postmulti_selinux.avc import scan
-                with open_log(path, binary=True) as handle:
-                    head = handle.read(1 << 16)
-                    if scan.is_raw_log(head):
-                        self.stats.scanned += 1
-                        for item in scan.RawScanner(self).read(handle, head):
-                            yield item
-                        continue
-            with open_log(path) as handle:
-                for item in self.read_lines(handle):
+            try:
+                for item in self._read_file(path, fold):
                     yield item
+            except (EOFError, OSError, zlib.error) as exc:      # a damaged .gz/.bz2, EIO …
+                raise ToolError("cannot read audit log {}: {}".format(
+                    path, getattr(exc, "strerror", None) or exc), hint="pass a readable file with --input")
+
+    def _read_file(self, path, fold):
+        from postmulti_selinux.avc import scan
+        with open_log(path) as handle:
+            if fold and is_regular(path):
+                head = handle.read(1 << 16)
+                if scan.is_raw_log(head):
+                    self.stats.scanned += 1
+                    for item in scan.RawScanner(self).read(handle, head):
+                        yield item
+                    return
+                handle.seek(0)
+            for item in self.read_lines(self.lines_of(handle)):
+                yield item
+
+    def lines_of(self, handle):
+        """The lines of a binary file object as text, in bounded memory. A line of more than
+        :data:`MAX_LINE` bytes, and a last line without its newline (the input ends in the
+        middle of it: a record cut short), are counted and skipped."""
+        stats = self.stats
+        readline = handle.readline
+        while True:
+            line = readline(MAX_LINE + 1)
+            if line.endswith(b"\n"):
+                yield line.decode("utf-8", DECODE_ERRORS)
+                continue
+            if not line:
+                return
+            stats.lines += 1
+            if len(line) <= MAX_LINE:
+                stats.truncated += 1
+                return
+            stats.too_long += 1
+            while line and not line.endswith(b"\n"):
+                line = readline(MAX_LINE)
 
     def collect(self, paths, collection):
         """Fold files (in order) into ``collection``: raw logs through the fast scanner, split
         between processes when big (:func:`.scan.collect_file`); others line by line."""
         from postmulti_selinux.avc import scan
         for path in paths:
-            plain = path != "-" and not path.endswith((".gz", ".bz2"))
+            plain = is_regular(path) and not path.endswith((".gz", ".bz2"))
             if plain:
-                with open_log(path, binary=True) as handle:
+                with open_log(path) as handle:
                     plain = scan.is_raw_log(handle.read(1 << 16))
             if plain:
                 self.stats.files.append(path)
@@ -487,7 +527,7 @@ def parse_avc_rest(rest):
     match = _CANONICAL_REST.match(rest)
     if match is not None:       # the kernel's usual file record: no need to tokenize it
         scontext, tcontext = _context(match.group("scontext")), _context(match.group("tcontext"))
-        if scontext is None or tcontext is None:
+        if scontext is None or tcontext is None or not _PERM.match(match.group("tclass")):
             return False
         what, obj = match.group("what"), unquote(match.group("obj"))
         permissive = match.group("permissive")
@@ -557,7 +597,7 @@ def proctitle_argv(body):
     value = value.strip()
     if _HEX.match(value.split(" ", 1)[0]):
         try:
-            text = bytes.fromhex(value.split(" ", 1)[0]).decode("utf-8", "replace")
+            text = bytes.fromhex(value.split(" ", 1)[0]).decode("utf-8", DECODE_ERRORS)
         except ValueError:
             return ()
         return tuple(a for a in text.split("\0") if a)[:32]
@@ -585,20 +625,28 @@ def _path_from_argv(event, name):
     return os.path.normpath(arg)
 
 
-def open_log(path, binary=False):
-    """Open a (possibly gzip/bzip2-compressed) log as text (or bytes); unreadable => ToolError.
-    Lines end at "\n" only, as auditd and syslog write them (and as the raw-log scanner reads)."""
-    mode = "rb" if binary else "rt"
-    text = {} if binary else {"encoding": "utf-8", "errors": "replace", "newline": "\n"}
+def is_regular(path):
+    # type: (str) -> bool
+    """True for a regular file (one that can be read twice, sought and split); False for ``-``
+    (stdin), a pipe, a FIFO, a device, or a path that cannot be looked at."""
+    try:
+        return path != "-" and stat.S_ISREG(os.stat(path).st_mode)
+    except (IOError, OSError, ValueError):
+        return False
+
+
+def open_log(path):
+    """Open a (possibly gzip/bzip2-compressed) log as a binary file object (``-``: stdin);
+    unreadable => ToolError. Lines end at "\n" only, as auditd and syslog write them."""
     try:
         if path == "-":
             import sys
-            return sys.stdin.buffer if binary else sys.stdin
+            return sys.stdin.buffer
         if path.endswith(".gz"):
-            return gzip.open(path, mode, **text)
+            return gzip.open(path, "rb")
         if path.endswith(".bz2"):
-            return bz2.open(path, mode, **text)
-        return open(path, "rb") if binary else open(path, "r", **text)
+            return bz2.open(path, "rb")
+        return open(path, "rb")
     except (IOError, OSError) as exc:
         raise ToolError("cannot read audit log {}: {}".format(path, exc.strerror or exc),
                         hint="pass a readable file with --input")

@@ -9,6 +9,16 @@ _IDENT = re.compile(r"\A[A-Za-z][A-Za-z0-9_.-]{0,254}\Z")
 _MLS = re.compile(r"\A[A-Za-z0-9_.,:-]{1,255}\Z")
 
 
+def printable(text):
+    # type: (str) -> str
+    """``text`` fit for a terminal: characters that are not printable (control characters and so
+    escape sequences, bidi overrides, line separators) as backslash escapes (bytes of a log that
+    are not UTF-8 are escapes already: see :data:`.reader.DECODE_ERRORS`)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def is_identifier(text):
     # type: (object) -> bool
     """True when ``text`` is a single SELinux identifier (type, role, user, class, perm, boolean)."""

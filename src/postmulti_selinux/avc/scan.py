@@ -19,6 +19,8 @@ damaged, syslog-form …) goes to :class:`AuditReader` line by line, so both pat
 give the same denials (``tests/avc/test_scan.py`` checks it on generated and damaged logs).
 Memory is bounded: a chunk, the carried tail of the last event, at most :data:`FOLD_LIMIT`
 distinct events before they are handed on, and parse caches of :data:`CACHE_SIZE` entries.
+Lines the line reader skips are taken out before either walker sees them, counted as it counts
+them: lines of more than :data:`.reader.MAX_LINE` bytes, and a last line without its newline.
 """
 
 import io
@@ -150,6 +152,7 @@ class RawScanner(object):
         self._unions = {}        # permission lists of events merged into one denial -> their union
         self._event = _EVENT_PLAIN   # the scanning pattern (node= prefixes once they are seen)
         self._counted, self._counts_of_stamps = None, None    # see _stamp_counts
+        self._skipping = False       # in a line of more than MAX_LINE bytes, not ended yet
 
     def read(self, handle, head=b"", limit=None):
         """Yield items from a binary file object of a raw log (``head``: bytes already read).
@@ -172,6 +175,9 @@ class RawScanner(object):
                 remaining -= got
             if not got:
                 break
+            shorter = self._without_long_lines(buf, len(buf) - got)
+            if shorter is not buf:
+                buf, tail_at = shorter, None    # no longer the file's bytes: join from here on
             # Keep JOIN_WINDOW bytes unread after the cut: late records of events before it.
             cut = _event_boundary(buf, len(buf) - JOIN_WINDOW)
             if cut <= 1:             # not enough yet
@@ -182,8 +188,13 @@ class RawScanner(object):
                 tail_at += cut - 1
             for item in self._chunk(buf, cut):      # the tail is read again with the next chunk,
                 yield item                          # but records of interleaved events are found in it
+        if not tail.endswith(b"\n") and tail:
+            # The input ends in the middle of a line: a record cut short, counted, never read.
+            self.reader.stats.lines += 1
+            self.reader.stats.truncated += 1
+            tail = tail[:tail.rfind(b"\n") + 1]
         if tail:
-            last = b"\n" + tail + (b"" if tail.endswith(b"\n") else b"\n")
+            last = b"\n" + tail
             after = handle.read(JOIN_WINDOW) if limit is not None else b""
             for item in self._chunk(last + after[:after.rfind(b"\n") + 1], len(last)):
                 yield item
@@ -191,6 +202,29 @@ class RawScanner(object):
             yield item
         for item in self.reader.finish():
             yield item
+
+    def _without_long_lines(self, buf, new):
+        """``buf`` (a newline, the carried tail, then what was just read, from offset ``new``)
+        without its lines of more than MAX_LINE bytes, each counted as the line reader counts
+        it; the rest of one not ended yet is skipped in what is read next. ``buf`` itself
+        when it has none (the usual case: a search every MAX_LINE / 2 bytes tells)."""
+        pieces, at = [], 0
+        if self._skipping:
+            end = buf.find(b"\n", new)
+            self._skipping = end < 0
+            pieces.append(buf[:new])
+            at = len(buf) if end < 0 else end + 1
+        stats = self.reader.stats
+        for start, end in _long_lines(buf, at):
+            stats.lines += 1
+            stats.too_long += 1
+            pieces.append(buf[at:start])
+            at = end + 1
+            self._skipping = end == len(buf)
+        if not pieces:
+            return buf
+        pieces.append(buf[at:])
+        return b"".join(pieces)
 
     # -- one chunk --------------------------------------------------------------------------
     def _chunk(self, buf, end):
@@ -236,7 +270,7 @@ class RawScanner(object):
                 self._event = _EVENT        # a multi-node log: read with node= prefixes from here
             elif kind == _fastscan.OTHER or kind == _fastscan.BLANK:
                 others += 1
-                out.extend(reader.line((payload or b"").decode("utf-8", "replace")) or ())
+                out.extend(reader.line(_text(payload or b"")) or ())
             elif kind == _fastscan.LINE:
                 line, otype, ostamp = payload
                 items, cursor = self._slow(buf, ostamp, cursor, line)
@@ -262,7 +296,7 @@ class RawScanner(object):
         out, fast, cursor = [], [], 0
         for match, done in zip(matches, complete):
             if match[_OTHER] or match[_BLANK]:
-                out.extend(self.reader.line(match[_OTHER].decode("utf-8", "replace")) or ())
+                out.extend(self.reader.line(_text(match[_OTHER])) or ())
                 continue
             if match[_LINE]:
                 items, cursor = self._slow(buf, match[_OSTAMP], cursor, match[_LINE])
@@ -334,7 +368,7 @@ class RawScanner(object):
         reader.stats.records -= len(lines)          # the line reader counts what it is given
         items = []
         for line in lines:
-            items.extend(reader.line(line.decode("utf-8", "replace")) or ())
+            items.extend(reader.line(_text(line)) or ())
         return items
 
     def _fold(self, matches):
@@ -410,7 +444,7 @@ class RawScanner(object):
             out.append(line_reader.build_denial(event, result.decode(), perms, parsed, int(pid), count))
         if more:
             for line in more.split(b"\n")[1:]:
-                denial = self.reader.denial(event, line.decode("utf-8", "replace").partition("): ")[2])
+                denial = self.reader.denial(event, _text(line).partition("): ")[2])
                 if denial is not None:
                     out.append(denial._replace(count=count))
         return out
@@ -480,6 +514,24 @@ def _read_after(handle, tail, tail_at, size):
     return b"\n" + tail + handle.read(size)
 
 
+def _long_lines(buf, at):
+    """(start, end) of each line of more than MAX_LINE bytes in ``buf[at:]`` (``at``: where a
+    line starts); ``end`` is its newline's offset, or len(buf) for one not ended yet. Such a
+    line holds a whole window of MAX_LINE / 2 bytes without a newline: only there is it measured."""
+    step = line_reader.MAX_LINE // 2
+    size = len(buf)
+    while at < size:
+        if buf.find(b"\n", at, at + step) >= 0:
+            at += step
+            continue
+        start = buf.rfind(b"\n", 0, at) + 1
+        end = buf.find(b"\n", at)
+        end = size if end < 0 else end
+        if end - start > line_reader.MAX_LINE:
+            yield start, end
+        at = end + 1
+
+
 def _union(lists):
     """The permissions of ``lists``, each once, in order of first appearance."""
     out = []
@@ -499,19 +551,23 @@ def _cached(cache, key, make):
     return value
 
 
+def _text(raw):
+    """Bytes of the log as the line reader decodes them."""
+    return raw.decode("utf-8", line_reader.DECODE_ERRORS)
+
+
 def _parse_rest(rest):
-    return line_reader.parse_avc_rest(rest.decode("utf-8", "replace"))   # a tuple, or False
+    return line_reader.parse_avc_rest(_text(rest))   # a tuple, or False
 
 
 def _parse_perms(raw):
-    return line_reader.avc_perms(raw.decode("utf-8", "replace")) or ()
+    return line_reader.avc_perms(_text(raw)) or ()
 
 
 def _syscall_fields(key):
     """The SYSCALL fields an event's denials need, as the line reader keeps them."""
     success, comm, exe = key
-    return {"success": success.decode(), "comm": comm.decode("utf-8", "replace"),
-            "exe": exe.decode("utf-8", "replace")}
+    return {"success": success.decode(), "comm": _text(comm), "exe": _text(exe)}
 
 
 def _record_joins(record):
@@ -519,7 +575,7 @@ def _record_joins(record):
     (cwd, paths, argv), as the line reader's join takes it."""
     rtype, text = record
     one = line_reader.Event(None)
-    one.join(rtype, text[1:].decode("utf-8", "replace"))
+    one.join(rtype, _text(text[1:]))
     return one.cwd, tuple(one.paths), one.argv if rtype == "PROCTITLE" else None
 
 
@@ -615,15 +671,16 @@ def _range_starts(path, size, count):
             at = int((index + OWN_EXTRA) * share)
             handle.seek(at)
             block = handle.read(1 << 16)
-            offset = at + _first_event_start(block)
-            if offset > starts[-1]:
-                starts.append(offset)
+            offset = _first_event_start(block)
+            if offset is not None and at + offset > starts[-1]:
+                starts.append(at + offset)
     return starts + [size]
 
 
 def _first_event_start(block):
     """Offset in ``block`` (read from the middle of a log) of the first line whose stamp differs
-    from the line before it: no event is split there unless its records interleave."""
+    from the line before it: no event is split there unless its records interleave. None when
+    no line starts in it (a part never starts in the middle of a line)."""
     start = block.find(b"\n") + 1
     previous = None
     for _ in range(256):
@@ -635,7 +692,8 @@ def _first_event_start(block):
             return start
         previous = stamp
         start = end + 1
-    return max(block.find(b"\n") + 1, 0)
+    first = block.find(b"\n")
+    return first + 1 if first >= 0 else None
 
 
 def _stamp(raw):

@@ -8,6 +8,7 @@ already in our module, so a rerun recognises denials it has answered before).
 
 import os
 import re
+import shlex
 from typing import NamedTuple, Optional, Tuple
 
 from postmulti_selinux.avc import guard
@@ -220,9 +221,9 @@ class Triage(object):
         if dirs is None:
             return ("no module: chown the instance's data_directory to its mail_owner, mode 0700 "
                     "(postmulti-selinux secure does this)")
-        return ("no module: chown \"$(postconf -c {conf} -h mail_owner)\" {data} && chmod 0700 {data} "
-                "(postmulti-selinux secure does this)".format(conf=dirs.config_directory,
-                                                              data=dirs.data_directory))
+        return ("no module: chown \"$({})\" {} && {} (postmulti-selinux secure does this)".format(
+            command("postconf", "-c", dirs.config_directory, "-h", "mail_owner"),
+            shlex.quote(dirs.data_directory), command("chmod", "0700", dirs.data_directory)))
 
     def _installed_rule(self, source, target, tclass, perms):
         if not self.installed:
@@ -259,12 +260,14 @@ class Triage(object):
             how = "Postfix's layout convention (inferred)" if mapped.how == "inferred" else "instance {}".format(mapped.instance)
             reason = ("{} is {}, but the parent's {} is {} (mapping by {}): relabel it like the "
                       "parent's, no rule needed".format(g.path, g.target, mapped.path, expected.type, how))
-            fix = "label {} as the parent's {} (semanage fcontext -a -e {} {}; restorecon -R {})".format(
-                g.path, mapped.path, _root_of(mapped.path), _root_of(g.path), g.path)
+            fix = "label {} as the parent's {} ({}; {})".format(
+                g.path, mapped.path,
+                command("semanage", "fcontext", "-a", "-e", _root_of(mapped.path), _root_of(g.path)),
+                command("restorecon", "-R", g.path))
         else:
             reason = "{} is {}, but file contexts say {}: relabel, no rule needed".format(
                 g.path, g.target, expected.type)
-            fix = "restorecon -v {}".format(g.path)
+            fix = command("restorecon", "-v", g.path)
         reason += _PATH_NOTES.get(g.path_from, "")
         allowed, _ = self._allowed(g.source, expected.type, g.tclass, perms)
         if perms - allowed and self._set_permissions_chown(g, perms):
@@ -294,7 +297,7 @@ class Triage(object):
             reason = ("{}: {} may not {} {} port {} ({}); it may use {}: label the port, no rule "
                       "needed".format(what, g.source, perm, proto, port, g.target,
                                       ", ".join(sorted(usable)[:8]) + (" …" if len(usable) > 8 else "")))
-            fix = "semanage port -a -t {} -p {} {}".format(choice, proto, port)
+            fix = command("semanage", "port", "-a", "-t", choice, "-p", proto, port)
             return Finding(PORT, reason, fix=fix, **base)
         return None
 
@@ -329,7 +332,7 @@ class Triage(object):
                 state = "on" if when else "off"
                 return (BOOLEAN, "{}: allowed when the boolean expression [{}] is {}; "
                         "decide whether to set it (not changed)".format(what, expr, "true" if when else "false"),
-                        dict(booleans=names, fix="setsebool -P {} {}".format(names[0], state) if len(names) == 1 else
+                        dict(booleans=names, fix=command("setsebool", "-P", names[0], state) if len(names) == 1 else
                              "set booleans so that [{}] is {}".format(expr, "true" if when else "false")))
         hidden = self.policy.te_rules(["dontaudit"], source, target, tclass, missing)
         hidden_perms = set()
@@ -367,11 +370,18 @@ class Triage(object):
             if user_roles is not None and ctx.role not in user_roles:
                 return Finding(ROLE, "SELINUX_ERR: SELinux user {} may not use role {} (context {}): "
                                "a user mapping, not a module, decides this".format(ctx.user, ctx.role, ctx),
-                               fix="semanage user -m -R '... {}' {}".format(ctx.role, ctx.user), **base)
+                               fix=command("semanage", "user", "-m", "-R", "... " + ctx.role, ctx.user), **base)
             return Finding(CONSTRAINT, "SELINUX_ERR: context {} is invalid for another reason (MLS range "
                            "or a missing type in this policy)".format(ctx), fix="check the user's MLS range", **base)
         return Finding(CONSTRAINT, "SELINUX_ERR op={} reason={}: a constraint or bounds check failed; "
                        "no allow rule fixes it".format(err.op, err.reason), **base)
+
+
+def command(*argv):
+    # type: (*str) -> str
+    """A command line for the admin to paste: every argument shell-quoted (a path from the log
+    may hold spaces, ``;`` or quotes: audit hex-encodes such names)."""
+    return " ".join(shlex.quote(str(arg)) for arg in argv)
 
 
 def _root_of(path):

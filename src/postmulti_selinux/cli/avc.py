@@ -13,7 +13,8 @@ DEFAULT_LOG = "/var/log/audit/audit.log"
 @click.command("avc")
 @click.option("--input", "inputs", multiple=True, metavar="FILE",
               help="Audit log(s) to read (raw audit.log, ausearch [-i] output, syslog/journal "
-                   "text; '-' for stdin). Default: {} and its rotations.".format(DEFAULT_LOG))
+                   "text; a pipe or FIFO is read until it ends; '-' for stdin). Default: {} and "
+                   "its rotations.".format(DEFAULT_LOG))
 @click.option("--since", metavar="TIME",
               help="Only records from TIME on (date/time, epoch, today, recent, boot), or 'load' "
                    "for records since the last policy load.")
@@ -42,7 +43,10 @@ def avc_command(inputs, since, instance, domains, explain, module_name, output_d
                 allow_sensitive, root, store, policy_file, file_contexts, backend, as_json, verbose):
     """Explain SELinux denials of Postfix and fix by labels first; a module only for true gaps."""
     from postmulti_selinux.avc import analysis, build, paths, policy, reader
-    from postmulti_selinux.avc.records import is_identifier
+    from postmulti_selinux.avc.records import is_identifier, printable
+
+    def say(text):
+        click.echo(printable(text))     # nothing from a log reaches the terminal raw
 
     if install and not module_name:
         raise ToolError("--install needs --module NAME")
@@ -82,6 +86,7 @@ def avc_command(inputs, since, instance, domains, explain, module_name, output_d
 
     if as_json:
         click.echo(json.dumps({
+            "ok": True,
             "findings": [f.as_dict() for f in result.findings],
             "stats": result.stats.as_dict(),
             "policy": {"file": policy_file, "backend": query.backend, "store": store},
@@ -93,24 +98,26 @@ def avc_command(inputs, since, instance, domains, explain, module_name, output_d
         }, indent=2, sort_keys=True))
         return
     if verbose:
-        click.echo("read {} ({} lines, {} denials, {} SELINUX_ERR, {} foreign/{} malformed skipped); "
-                   "policy {} via {}".format(", ".join(files), result.stats.lines, result.stats.avc,
-                                             result.stats.selinux_err, result.stats.foreign,
-                                             result.stats.malformed, policy_file, query.backend))
+        say("read {} ({} lines, {} denials, {} SELINUX_ERR, {} foreign/{} malformed skipped); "
+            "policy {} via {}".format(", ".join(files), result.stats.lines, result.stats.avc,
+                                      result.stats.selinux_err, result.stats.foreign,
+                                      result.stats.malformed, policy_file, query.backend))
         walker = {"native": "native walker; ", "pattern": "pure-Python pattern; "}.get(result.stats.walker, "")
-        click.echo("{} of {} file(s) read by the fast raw-log scanner ({}split between up to {} "
-                   "processes), the rest line by line; {}".format(
-                       result.stats.scanned, len(result.stats.files), walker, result.stats.processes,
-                       query.cache.describe() if query.cache is not None else "no policy-rule index"))
+        say("{} of {} file(s) read by the fast raw-log scanner ({}split between up to {} "
+            "processes), the rest line by line; {}".format(
+                result.stats.scanned, len(result.stats.files), walker, result.stats.processes,
+                query.cache.describe() if query.cache is not None else "no policy-rule index"))
     if not result.findings:
-        click.echo("no denials of Postfix domains found")
+        say("no denials of Postfix domains found")
     for finding in result.findings:
-        click.echo(finding.line())
+        say(finding.line())
         if finding.fix and finding.kind not in ("out_of_scope",):
-            click.echo("    fix: {}".format(finding.fix))
+            say("    fix: {}".format(finding.fix))
+    for line in _skipped(result.stats):
+        say(line)
     if module_name:
         if module is None:
-            click.echo("no module needed: every finding is fixed without an allow rule")
+            say("no module needed: every finding is fixed without an allow rule")
         else:
             if unchanged and install:
                 state = "unchanged (already installed)"
@@ -121,7 +128,18 @@ def avc_command(inputs, since, instance, domains, explain, module_name, output_d
                 state = "already in the store, nothing installed"
             else:
                 state = "written, not installed"
-            click.echo("module {} {}: {} ({})".format(module.name, module.version, built.pp_path, state))
+            say("module {} {}: {} ({})".format(module.name, module.version, built.pp_path, state))
+
+
+def _skipped(stats):
+    """Lines saying what of the input was skipped, unread (none when nothing was)."""
+    from postmulti_selinux.avc.reader import MAX_LINE
+    for count, what, why in (
+            (stats.truncated, "truncated record", "the input ends in the middle of it"),
+            (stats.too_long, "over-long line", "more than {} KiB".format(MAX_LINE >> 10)),
+            (stats.malformed, "malformed record", "AVC/SELINUX_ERR fields incomplete or invalid")):
+        if count:
+            yield "{} {}{} skipped ({})".format(count, what, "" if count == 1 else "s", why)
 
 
 def _install(pp_path, root, store):
