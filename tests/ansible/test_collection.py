@@ -114,8 +114,9 @@ def test_check_mode_reports_changed_and_changes_nothing(playbook, fake_tool, dry
     assert [a["satisfied"] for a in result["plan"]["actions"]] == [False] * 4
     diff = result["diff"]
     if dry_run_changed == "would change":
-        assert diff["before"]["labels"] == {"/var/lib/postfix-sub": "var_lib_t"}
-        assert diff["after"]["labels"] == {"/var/lib/postfix-sub": "postfix_data_t"}
+        assert diff["before"]["mislabeled_paths"] == 3 and diff["after"]["mislabeled_paths"] == 0
+        assert diff["before"]["master_service_disable"] == ["inet"]
+        assert diff["after"]["master_service_disable"] == []
         assert diff["before_header"] == "postfix-sub (before)"
     else:  # the report cannot picture the after state: the pending plan is the diff
         assert diff["prepared"].splitlines()[:3] == [
@@ -130,10 +131,10 @@ def test_apply_then_rerun_is_idempotent(playbook, fake_tool):
     assert first.rc == 0, first.output
     result = first.result("pms")
     assert result["changed"] is True
-    assert [a["kind"] for a in result["applied"]] == ["fcontext-equivalence", "restorecon",
-                                                      "port-label", "restart"]
-    assert result["verification"] == [{"name": "smtp 127.0.0.1:10025", "ok": True,
-                                       "detail": "220 greeting"}]
+    assert [a["kind"] for a in result["applied"]] == ["fcontext-equivalence", "port-label",
+                                                      "commit-policy", "relabel"]
+    assert result["verification"] == [{"name": "listener 127.0.0.1:10025", "ok": True,
+                                       "detail": "greeting 220, EHLO 250"}]
     assert result["notes"] == ["fake tool"]
     assert "diff" not in result  # only with --diff
     assert fake_tool.state() == {"postfix-sub": "127.0.0.1:10025"}
@@ -167,7 +168,8 @@ def test_state_absent_undoes_and_is_idempotent(playbook, fake_tool):
 
     undone = playbook(task(name="postfix-sub", state="absent"))
     assert undone.result("pms")["changed"] is True
-    assert undone.result("pms")["undone"] == [{"kind": "fcontext-equivalence", "title": "remove"}]
+    assert undone.result("pms")["undone"] == [{"kind": "fcontext-equivalence", "title": "remove",
+                                               "state": "done"}]
     assert fake_tool.state() == {}
     again = playbook(task(name="postfix-sub", state="absent", listen="127.0.0.1:10025", create=True))
     assert again.rc == 0
@@ -188,7 +190,7 @@ def test_failed_verification_fails_the_task_and_reports_what_changed(playbook, f
     run = playbook(task(**SEED), FAKE_PMS_VERIFY_FAIL="1")
     result = run.result("pms")
     assert result["failed"] is True
-    assert result["msg"] == "verification failed: smtp 127.0.0.1:10025"
+    assert result["msg"] == "verification failed: listener 127.0.0.1:10025"
     assert result["changed"] is True
     assert result["report"]["verification"][0]["ok"] is False
 

@@ -25,7 +25,9 @@ def test_creates_labels_the_port_and_serves_smtp_while_enforcing(run):
     assert kinds[0] == "create-child"
     assert "port-label" in kinds
     assert report["store_rebuilds"] == 1, report
-    assert all(c["ok"] for c in report["verification"]), report["verification"]
+    checks = dict((c["name"], c["ok"]) for c in report["verification"])
+    assert set(checks) == {"enforcing", "master", "listener 127.0.0.1:2525", "avc", "labels"}, checks
+    assert all(checks.values()), report["verification"]
     assert run.facts["port_local"] == "smtp_port_t"
     assert run.facts["unit_state"] == "active"
     assert run.facts["listening"] == "yes"

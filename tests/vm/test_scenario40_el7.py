@@ -3,7 +3,7 @@
 import pytest
 
 from tests.vm.scenario40_checks import *  # noqa: F401,F403 - the shared test functions
-from tests.vm.scenario40_checks import boot
+from tests.vm.scenario40_checks import boot, cannot_start_never_leaves_the_parent_down
 
 pytestmark = pytest.mark.vm
 
@@ -11,3 +11,7 @@ pytestmark = pytest.mark.vm
 @pytest.fixture(scope="module")
 def run(vm):
     return boot(vm, "el7")
+
+
+def test_a_child_that_cannot_start_never_leaves_the_parent_down(run):
+    cannot_start_never_leaves_the_parent_down(run)

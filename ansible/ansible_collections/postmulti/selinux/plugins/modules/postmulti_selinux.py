@@ -274,9 +274,10 @@ def main():
         if not error:
             lines = [line for line in (stderr or '').splitlines() if line.strip()]
             error = lines[-1] if lines else 'postmulti-selinux exited %d without a JSON report' % rc
-        if rc == 0 and report is not None and report.get('ok') is False:
+        if report is not None and report.get('ok') is False and not report.get('error'):
+            # The tool exits 1 with its report, and nothing on stderr, when verification fails.
             failed = [item.get('name') for item in report.get('verification') or [] if not item.get('ok')]
-            if failed and not report.get('error'):
+            if failed:
                 error = 'verification failed: %s' % ', '.join(str(name) for name in failed)
         result.update(stderr=stderr, stdout=stdout)
         if report is not None:
