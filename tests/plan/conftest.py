@@ -10,20 +10,27 @@ from tests.postfix.conftest import Tree, cool_config_files, host_postfix_untouch
 from tests.selinux.conftest import family, pristine_roots  # noqa: F401
 
 
-@pytest.fixture
-def offline_host(family):  # noqa: F811 - pytest fixture injection
-    """A Tree with policy ``family``'s store copied under its root and SELinux enforcing in its
-    /etc/selinux/config; the child postfix-sub exists with the seed's edits."""
+def offline_tree(pristine, policy_type):
+    # type: (str, str) -> Tree
+    """A Tree with the store under ``pristine`` copied under its root and SELinux enforcing in
+    its /etc/selinux/config; the child postfix-sub exists with the seed's edits."""
     if os.geteuid() != 0:
         pytest.skip("needs root (postmulti, chown, security.selinux xattrs)")
     tree = Tree()
     for part in ("etc/selinux", "var/lib/selinux"):
-        shutil.copytree(os.path.join(family["pristine"], part),
-                        os.path.join(tree.root, part), symlinks=True)
+        shutil.copytree(os.path.join(pristine, part), os.path.join(tree.root, part),
+                        symlinks=True)
     with open(os.path.join(tree.root, "etc/selinux/config"), "w") as handle:
-        handle.write("SELINUX=enforcing\nSELINUXTYPE={}\n".format(family["type"]))
+        handle.write("SELINUX=enforcing\nSELINUXTYPE={}\n".format(policy_type))
     tree.manager.create("postfix-sub")
-    tree.family = family
     tree.state = os.path.join(tree.root, "var/lib/postmulti-selinux")
+    return tree
+
+
+@pytest.fixture
+def offline_host(family):  # noqa: F811 - pytest fixture injection
+    """offline_tree on policy ``family``."""
+    tree = offline_tree(family["pristine"], family["type"])
+    tree.family = family
     yield tree
     tree.remove()

@@ -16,7 +16,8 @@ import sys
 
 import pytest
 
-from tests.postfix.conftest import Tree, tree_digest
+from tests.plan.conftest import offline_tree
+from tests.postfix.conftest import tree_digest
 
 BIN = os.path.dirname(sys.executable)
 ONE_FAMILY = pytest.mark.parametrize("family", ["debian"], indirect=True)
@@ -49,15 +50,9 @@ def snapshot(host):
 def _shared(pristine_roots):
     """One offline host (Debian's store copy, postfix-sub made) for every refusal below: a
     refusal changes nothing, which each test asserts, so they can share it."""
-    if os.geteuid() != 0 or "debian" not in pristine_roots:
-        pytest.skip("needs root and the Debian reference policy")
-    tree = Tree()
-    for part in ("etc/selinux", "var/lib/selinux"):
-        shutil.copytree(os.path.join(pristine_roots["debian"], part),
-                        os.path.join(tree.root, part), symlinks=True)
-    with open(os.path.join(tree.root, "etc/selinux/config"), "w") as handle:
-        handle.write("SELINUX=enforcing\nSELINUXTYPE=default\n")
-    tree.manager.create("postfix-sub")
+    if "debian" not in pristine_roots:
+        pytest.skip("the Debian reference policy (selinux-policy-default) is not installed")
+    tree = offline_tree(pristine_roots["debian"], "default")
     yield tree
     tree.remove()
 

@@ -57,56 +57,46 @@ def run_guarded(prog, func, *args, **kwargs):
         sys.exit(70)
 
 
-def guarded_main(command, base, args, prog_name, extra):
-    """click's main, with usage errors as one line (and one JSON object with --json)."""
-    argv = list(sys.argv[1:] if args is None else args)
-    extra.pop("standalone_mode", None)
-    wants_json = "--json" in argv
-    try:
-        value = base.main(command, args=argv, prog_name=prog_name, standalone_mode=False,
-                          **extra)
-    except click.ClickException as exc:
-        failed = getattr(getattr(exc, "ctx", None), "command", None)
-        code = getattr(failed, "usage_exit_code", None) or exc.exit_code
-        if wants_json:
-            json_error(exc.format_message(), **({"status": code} if code == 3 else {}))
-        where = getattr(getattr(exc, "ctx", None), "command_path", None) or prog_name or \
-            command.name
-        click.echo("{}: error: {} (see --help)".format(where, exc.format_message()), err=True)
-        sys.exit(code)
-    except click.exceptions.Abort:
-        click.echo("Aborted!", err=True)
-        sys.exit(1)
-    sys.exit(value if isinstance(value, int) else 0)
+class _Guarded(object):
+    """What GuardedGroup and GuardedCommand add to click: errors through run_guarded, and
+    usage errors as one line (and one JSON object with --json)."""
+    default_prog = "postmulti-selinux"
+
+    def main(self, args=None, prog_name=None, **extra):
+        argv = list(sys.argv[1:] if args is None else args)
+        extra.pop("standalone_mode", None)
+        try:
+            value = super(_Guarded, self).main(args=argv, prog_name=prog_name,
+                                               standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            failed = getattr(getattr(exc, "ctx", None), "command", None)
+            code = getattr(failed, "usage_exit_code", None) or exc.exit_code
+            if "--json" in argv:
+                json_error(exc.format_message(), **({"status": code} if code == 3 else {}))
+            where = getattr(getattr(exc, "ctx", None), "command_path", None) or prog_name or \
+                self.name
+            click.echo("{}: error: {} (see --help)".format(where, exc.format_message()),
+                       err=True)
+            sys.exit(code)
+        except click.exceptions.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(value if isinstance(value, int) else 0)
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        wants_json = "--json" in args  # before parsing: click consumes the list
+        ctx = super(_Guarded, self).make_context(info_name, args, parent=parent, **extra)
+        ctx.meta["postmulti_selinux.json"] = wants_json
+        return ctx
+
+    def invoke(self, ctx):
+        return run_guarded(ctx.info_name or self.default_prog, super(_Guarded, self).invoke, ctx)
 
 
-class GuardedGroup(click.Group):
+class GuardedGroup(_Guarded, click.Group):
     """A click group whose subcommands report errors through run_guarded."""
 
-    def main(self, args=None, prog_name=None, **extra):
-        return guarded_main(self, click.Group, args, prog_name, extra)
 
-    def make_context(self, info_name, args, parent=None, **extra):
-        wants_json = "--json" in args
-        ctx = super(GuardedGroup, self).make_context(info_name, args, parent=parent, **extra)
-        ctx.meta["postmulti_selinux.json"] = wants_json
-        return ctx
-
-    def invoke(self, ctx):
-        return run_guarded(ctx.info_name or "postmulti-selinux", super(GuardedGroup, self).invoke, ctx)
-
-
-class GuardedCommand(click.Command):
+class GuardedCommand(_Guarded, click.Command):
     """A click command that reports errors through run_guarded."""
-
-    def main(self, args=None, prog_name=None, **extra):
-        return guarded_main(self, click.Command, args, prog_name, extra)
-
-    def make_context(self, info_name, args, parent=None, **extra):
-        wants_json = "--json" in args
-        ctx = super(GuardedCommand, self).make_context(info_name, args, parent=parent, **extra)
-        ctx.meta["postmulti_selinux.json"] = wants_json
-        return ctx
-
-    def invoke(self, ctx):
-        return run_guarded(ctx.info_name or "secure-child", super(GuardedCommand, self).invoke, ctx)
+    default_prog = "secure-child"
