@@ -35,8 +35,10 @@ lint: venv
 # Tests, then the benchmarks' smoke run (figures printed; targets are not asserted in tests).
 # Two workers (pytest-xdist, --dist loadfile): each VM boot's tests live in one module and so stay
 # on one worker; two boots, or a boot and the host tests, share the two CPUs (.ci/run within 1 h).
+# --no-loadscope-reorder keeps tests/conftest.py's order (the longest boots first): xdist would
+# otherwise start the modules with the most tests, and the boots would run last, one at a time.
 test: lint
-	$(VENV)/bin/pytest -v -n 2 --dist loadfile
+	$(VENV)/bin/pytest -v -n 2 --dist loadfile --no-loadscope-reorder
 	PY=$(PY) bench/run_all.sh --smoke
 
 demo: venv
