@@ -72,6 +72,10 @@ class FileContexts(object):
         except OSError as exc:
             raise ToolError("cannot read file contexts {}: {}".format(
                 self.policy_root.file_contexts, exc.strerror or exc))
+        if not self._handle:  # libselinux returns NULL for a file it cannot parse
+            self._handle = None
+            raise ToolError("cannot load file contexts {}: not a file_contexts file".format(
+                self.policy_root.file_contexts))
 
     def close(self):
         # type: () -> None
