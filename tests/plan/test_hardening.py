@@ -6,6 +6,7 @@ looked at; a listener that takes another instance's socket, in any spelling, is 
 anything changes. The policy does not matter here: the Debian family's store copy is used.
 """
 
+import base64
 import fcntl
 import json
 import os
@@ -240,3 +241,24 @@ def test_a_non_utf8_selinux_config_and_a_too_long_name_are_one_line(refusal_host
                               3 if argv[0] == "check" else 1)
         assert "internal error" not in line
     assert snapshot(host) == before
+
+
+def test_undo_reports_only_what_it_really_reversed(refusal_host):
+    # A run killed right after journalling a config edit, before the edit: nothing to reverse.
+    host = refusal_host
+    master_cf = host.path("etc/postfix-sub/master.cf")
+    with open(master_cf, "rb") as handle:
+        current = base64.b64encode(handle.read()).decode("ascii")
+    path = host.path("var/lib/postmulti-selinux/journal/postfix-sub.json")
+    os.makedirs(os.path.dirname(path))
+    with open(path, "w") as handle:
+        json.dump({"instance": "postfix-sub", "runs": [{"started": 0, "entries": [
+            {"action": {"kind": "set-listener", "title": "postfix-sub: SMTP listener 10025"},
+             "state": "begun", "data": {"files": {master_cf: current}}}]}]}, handle)
+    for extra in (["--dry-run"], []):
+        proc = tool("undo", "postfix-sub", "--root", host.root, "--json", *extra)
+        assert proc.returncode == 0, proc.stderr
+        report = json.loads(proc.stdout)
+        assert report["changed"] is False and report["restarted"] is False
+        assert [i["reversed"] for i in report["undone"]] == [False]
+        assert report["undone"][0]["detail"] == "the files are already as they were"

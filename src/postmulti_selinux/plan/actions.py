@@ -41,20 +41,35 @@ class ConfigAction(Action):
                               for path in self.watched)}
 
     @classmethod
+    def _differing(cls, data):
+        """The journalled files whose bytes differ now, and the created directories still there."""
+        files = [(path, _decode(text)) for path, text in sorted(data.get("files", {}).items())
+                 if postfix_files.read_bytes(path) != _decode(text)]
+        return files, [path for path in data.get("created", []) if os.path.lexists(path)]
+
+    @classmethod
+    def preview(cls, ctx, data):
+        """What :meth:`undo` would report, changing nothing."""
+        files, created = cls._differing(data)
+        if files or created:
+            return {"reversed": True}
+        return {"reversed": False, "detail": "the files are already as they were"}
+
+    @classmethod
     def undo(cls, ctx, data):
-        for path, text in sorted(data.get("files", {}).items()):
-            before = _decode(text)
-            if postfix_files.read_bytes(path) == before:
-                continue
+        outcome = cls.preview(ctx, data)
+        files, created = cls._differing(data)
+        for path, before in files:
             if before is None:
                 os.unlink(path)
             else:
                 postfix_files.atomic_write(path, before)
-        for path in reversed(data.get("created", [])):
+        for path in reversed(created):
             shutil.rmtree(path, ignore_errors=True)
         for path in data.get("backups", []):
             if os.path.exists(path):
                 os.unlink(path)  # the journal holds the prior bytes; leave no trace behind
+        return outcome
 
 
 def _change_data(change):
