@@ -32,11 +32,7 @@ def check_command(name, all_children, config_dir, root, since, as_json):
         results = [(child, check_child(child, scope.config_dir, scope.root, start))
                    for child in _names(name, all_children, scope.config_dir)]
     except ToolError as exc:
-        if as_json:
-            click.echo(json.dumps({"ok": False, "status": 3, "error": str(exc)}))
-        unknown = ToolError(str(exc), exit_code=3)  # UNKNOWN in the plugin convention
-        unknown.json_reported = as_json
-        raise unknown
+        raise ToolError(str(exc), exit_code=3)  # UNKNOWN in the plugin convention
     status = max(worst(items) for _, items in results)
     if as_json:
         click.echo(json.dumps({

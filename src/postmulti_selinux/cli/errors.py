@@ -15,11 +15,12 @@ import click
 from postmulti_selinux.errors import ToolError
 
 
-def json_error(message, **extra):
-    # type: (str, object) -> None
-    """Print the one JSON error object on stdout."""
+def json_error(message, code):
+    # type: (str, int) -> None
+    """Print the one JSON error object on stdout (exit 3, UNKNOWN: also its ``status``)."""
     data = {"ok": False, "error": message}
-    data.update(extra)
+    if code == 3:
+        data["status"] = code
     click.echo(json.dumps(data, sort_keys=True))
 
 
@@ -38,8 +39,8 @@ def run_guarded(prog, func, *args, **kwargs):
     try:
         return func(*args, **kwargs)
     except ToolError as exc:
-        if _json_requested() and not getattr(exc, "json_reported", False):
-            json_error(str(exc))
+        if _json_requested():
+            json_error(str(exc), exc.exit_code)
         click.echo("{}: error: {}".format(prog, exc), err=True)
         sys.exit(exc.exit_code)
     except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
@@ -51,7 +52,7 @@ def run_guarded(prog, func, *args, **kwargs):
         if os.environ.get("POSTMULTI_SELINUX_DEBUG"):
             traceback.print_exc()
         if _json_requested():
-            json_error("internal error: {}: {}".format(type(exc).__name__, exc))
+            json_error("internal error: {}: {}".format(type(exc).__name__, exc), 70)
         click.echo("{}: internal error: {}: {} (set POSTMULTI_SELINUX_DEBUG=1 for details)".format(
             prog, type(exc).__name__, exc), err=True)
         sys.exit(70)
@@ -72,7 +73,7 @@ class _Guarded(object):
             failed = getattr(getattr(exc, "ctx", None), "command", None)
             code = getattr(failed, "usage_exit_code", None) or exc.exit_code
             if "--json" in argv:
-                json_error(exc.format_message(), **({"status": code} if code == 3 else {}))
+                json_error(exc.format_message(), code)
             where = getattr(getattr(exc, "ctx", None), "command_path", None) or prog_name or \
                 self.name
             click.echo("{}: error: {} (see --help)".format(where, exc.format_message()),

@@ -156,7 +156,8 @@ def undo_command(name, root, state_dir, yes, as_json, restart, dry_run):
     from postmulti_selinux.plan.recovery import restart_after_undo
     from postmulti_selinux.plan.scope import resolve_scope
     from postmulti_selinux.plan.undo import undo
-    _names(name, False, None)
+    from postmulti_selinux.postfix.manage import check_name
+    check_name(name)
     scope = resolve_scope(root, None, state_dir)
     undone = undo(name, scope.state_dir, scope.root, dry_run=dry_run)
     reversed_any = any(item.get("reversed", True) for item in undone)

@@ -47,17 +47,19 @@ class ConfigAction(Action):
                  if postfix_files.read_bytes(path) != _decode(text)]
         return files, [path for path in data.get("created", []) if os.path.lexists(path)]
 
-    @classmethod
-    def preview(cls, ctx, data):
-        """What :meth:`undo` would report, changing nothing."""
-        files, created = cls._differing(data)
+    @staticmethod
+    def _outcome(files, created):
         if files or created:
             return {"reversed": True}
         return {"reversed": False, "detail": "the files are already as they were"}
 
     @classmethod
+    def preview(cls, ctx, data):
+        """What :meth:`undo` would report, changing nothing."""
+        return cls._outcome(*cls._differing(data))
+
+    @classmethod
     def undo(cls, ctx, data):
-        outcome = cls.preview(ctx, data)
         files, created = cls._differing(data)
         for path, before in files:
             if before is None:
@@ -69,7 +71,7 @@ class ConfigAction(Action):
         for path in data.get("backups", []):
             if os.path.exists(path):
                 os.unlink(path)  # the journal holds the prior bytes; leave no trace behind
-        return outcome
+        return cls._outcome(files, created)
 
 
 def _change_data(change):

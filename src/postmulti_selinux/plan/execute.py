@@ -154,8 +154,8 @@ def _secure(name, options, scope, log):
     obs = Observation(name, scope.config_dir, scope.root, options.port_backend)
     report = Report(name, options.dry_run)
     require_selinux(obs.selinux)
+    restart = options.restart and not scope.offline
     if scope.offline and options.restart:
-        options.restart = False
         report.notes.append("offline (--root {}): Postfix was not restarted and nothing was "
                             "probed; restart Postfix on the host this root belongs to".format(
                                 scope.root))
@@ -184,15 +184,15 @@ def _secure(name, options, scope, log):
         report.plans.append(plan.as_dict(ctx))
         ran += _run_actions(plan, ctx, journal, report)
     obs.refresh()
-    _restart_and_verify(obs, ctx, journal, report, options, ran, log)
+    _restart_and_verify(obs, ctx, journal, report, options, ran, log, restart)
     report.diff["after"] = _snapshot_state(obs)
     return report
 
 
-def _restart_and_verify(obs, ctx, journal, report, options, ran, log):
+def _restart_and_verify(obs, ctx, journal, report, options, ran, log, restart):
     """Restart when something changed (or the child is unhealthy), verify, self-heal."""
     state_fn = lambda: selinux_state(options.root)  # noqa: E731
-    if not options.restart:
+    if not restart:
         report.notes.append("restart skipped (--no-restart): verify by restarting Postfix")
         return
     if not ran:

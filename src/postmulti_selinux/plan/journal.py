@@ -14,20 +14,13 @@ import time
 import typing
 
 from postmulti_selinux.errors import ToolError
-from postmulti_selinux.plan.scope import DEFAULT_STATE_DIR, STATE_ENV, under
+from postmulti_selinux.plan.scope import under
 from postmulti_selinux.postfix.manage import check_name
 
 STATES = ("begun", "done")
 # Keys of an entry's data that hold paths on disk (under the root): a journal that names a path
 # outside the root is refused before anything is written through it.
 _PATH_LISTS = ("created", "backups")
-
-
-def state_dir(override=None):
-    # type: (str) -> str
-    if override == "":
-        raise ToolError("--state-dir is empty", hint="give a directory, or leave it out")
-    return override or os.environ.get(STATE_ENV) or DEFAULT_STATE_DIR
 
 
 def _unusable(directory, exc):

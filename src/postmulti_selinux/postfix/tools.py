@@ -109,13 +109,10 @@ def run_command(argv, env=None, tty_stderr=False, timeout=COMMAND_TIMEOUT):
             proc.wait()
             raise ToolError("{} did not finish within {} seconds".format(
                 " ".join(argv), timeout))
-        finished.set()
+    finally:
+        finished.set()  # the readers take what is ready, then stop
         for reader in readers:
             reader.join(5)
-    finally:
-        finished.set()
-        for reader in readers:
-            reader.join(1)
         for fd in ends:
             os.close(fd)
     stdout, stderr = (b"".join(sink) for sink in sinks)
