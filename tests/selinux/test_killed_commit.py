@@ -32,7 +32,8 @@ MARK = "PMS_KILL_TEST"
 # The signals of one test, in order. end: SIGKILL once the store committed (this run also
 # measures the commit's length); early: SIGKILL 0.05-0.5 s in (as in the report); kill: SIGKILL
 # at a random offset inside the commit; int: SIGINT to the process group at a random offset.
-# The command backend writes ports.local first, so each of its kills costs a rebuild in undo.
+# The command backend rewrites ports.local before its one semodule; a kill in between is settled
+# by the next store of the root (test_a_kill_before_semodule_commits_leaves_no_port_record).
 SCHEDULES = {"libsemanage": ["end", "early", "kill", "kill", "int"], "semodule": ["early", "int"]}
 
 DRIVER = """
@@ -276,3 +277,48 @@ def test_an_interrupted_parent_kills_and_reaps_its_store_command(tmp_path):
 def test_without_prctl_the_worker_still_runs(monkeypatch):
     monkeypatch.setattr(store_cli, "_libc_prctl", lambda: None)
     assert _in_child_process(os.getppid) == os.getpid()
+
+
+@pytest.mark.parametrize("family", ["debian", "el9"], indirect=True)
+def test_a_kill_before_semodule_commits_leaves_no_port_record(writable_root, monkeypatch):
+    """The command backend (EL7, offline) rewrites ports.local, then runs semodule. Killed in
+    between, the store holds no port: reads answer what it committed, a rerun commits the port
+    into the policy, and undo has nothing to reverse."""
+    root = writable_root
+    before = read_local_ports(root)
+    ports_local = open(store_cli.ports_local_path(root), "rb").read() if os.path.exists(
+        store_cli.ports_local_path(root)) else None
+    pid = os.fork()
+    if pid == 0:  # the run that dies: SIGKILL as semodule would have started
+        try:
+            monkeypatch.setattr(store_cli, "_run", lambda *a: os.kill(os.getpid(), signal.SIGKILL))
+            store = store_cli.CliStore(root)
+            store.set_port(PORT, "tcp", "system_u:object_r:smtp_port_t:s0")
+            store.commit()
+        except BaseException as exc:  # pragma: no cover - reported by the exit status
+            os.write(2, repr(exc).encode())
+        finally:
+            os._exit(3)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+    monkeypatch.undo()
+    assert os.path.exists(store_cli._pending_path(root))
+    assert [r.low for r in parse_ports(store_cli.ports_local_path(root))].count(PORT) == 1
+    assert read_local_ports(root) == before, "a port record no policy holds was reported"
+
+    number = root.commit_number()
+    store = store_cli.CliStore(root)  # the rerun's store settles the killed run first
+    assert not os.path.exists(store_cli._pending_path(root))
+    assert (open(store_cli.ports_local_path(root), "rb").read() if ports_local is not None
+            else None) == ports_local
+    store.set_port(PORT, "tcp", "system_u:object_r:smtp_port_t:s0")
+    store.commit()
+    assert root.commit_number() == number + 1
+    assert [r.low for r in read_local_ports(root)].count(PORT) == 1
+    assert not os.path.exists(store_cli._pending_path(root))
+    assert PortCheck(root).check([(PORT, "tcp")])[0].port_type == "smtp_port_t"
+
+
+def parse_ports(path):
+    with open(path) as handle:
+        return store_cli.parse_ports_local(handle.read())

@@ -11,7 +11,11 @@ commit is one store transaction and at most one policy rebuild, as with the bind
   ``semodule -n -p ROOT -S STORE_ROOT -s TYPE`` with ``-i FILE``/``-r NAME`` for the modules,
   or ``-B`` when there are none, rebuilds the policy with it (semodule rejects ``-B`` next to
   ``-i``/``-r``; their rebuild reads ports.local too); the file's previous bytes come back if
-  semodule fails.
+  semodule fails. Before the file is rewritten, its previous bytes and the store's commit
+  counter are kept beside the store (``pms-ports.local.pending``): a run killed before semodule
+  committed leaves that record, and until it is settled (the next store of this root puts the
+  bytes back when the counter has not moved) :func:`read_local_ports` answers what the store
+  really committed, so a rerun rebuilds instead of trusting a port record no policy holds.
 
 Local port records are read from ``ports.local`` in both cases (what ``semanage port -l -C``
 lists), so the undo record is the same as with the binding.
@@ -20,7 +24,9 @@ The command dies with the tool (:func:`dies_with_this_process`, also used for th
 worker) and is killed when the tool is interrupted: no commit goes on after the tool is gone.
 """
 
+import base64
 import functools
+import json
 import os
 import re
 import shutil
@@ -29,6 +35,7 @@ import subprocess
 import typing
 
 from postmulti_selinux.errors import ToolError
+from postmulti_selinux.selinux.bindings import kernel_mode
 from postmulti_selinux.selinux.equivalence import write_atomically
 from postmulti_selinux.selinux.policy_root import PolicyRoot
 
@@ -101,12 +108,70 @@ def ports_local_path(policy_root):
 
 def read_local_ports(policy_root):
     # type: (PolicyRoot) -> typing.List[PortRecord]
-    """The store's local port records (``semanage port -l -C``), read from ports.local."""
+    """The store's committed local port records (``semanage port -l -C``), read from
+    ports.local, or from the pending record's bytes while a killed commit left it unsettled."""
+    pending = _uncommitted(policy_root)
+    if pending is not None:
+        return parse_ports_local(pending.decode("utf-8", "replace"))
     try:
         with open(ports_local_path(policy_root)) as handle:
             return parse_ports_local(handle.read())
     except FileNotFoundError:
         return []
+
+
+def _pending_path(policy_root):
+    # type: (PolicyRoot) -> str
+    return os.path.join(policy_root.store_dir, "pms-ports.local.pending")
+
+
+def _mark_pending(policy_root, original):
+    # type: (PolicyRoot, typing.Optional[bytes]) -> None
+    """Record ports.local's committed bytes and the commit counter before rewriting it."""
+    record = {"commit_number": policy_root.commit_number(),
+              "original": None if original is None else base64.b64encode(original).decode()}
+    write_atomically(_pending_path(policy_root), json.dumps(record).encode())
+
+
+def _pending(policy_root):
+    # type: (PolicyRoot) -> typing.Optional[typing.Tuple[int, typing.Optional[bytes]]]
+    """(commit counter, ports.local's bytes or None) recorded before a rewrite, or None."""
+    path = _pending_path(policy_root)
+    try:
+        with open(path, "rb") as handle:
+            record = json.loads(handle.read().decode())
+        original = record["original"]
+        return int(record["commit_number"]), (
+            None if original is None else base64.b64decode(original))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ToolError("unreadable record of an interrupted port commit: {}: {}".format(
+            path, exc), hint="compare ports.local with the policy, then remove the record")
+
+
+def _uncommitted(policy_root):
+    # type: (PolicyRoot) -> typing.Optional[bytes]
+    """ports.local's bytes before a rewrite the store never committed (b"" for no file), or
+    None when there is no such rewrite."""
+    pending = _pending(policy_root)
+    if pending is None or pending[0] != policy_root.commit_number():
+        return None
+    return pending[1] or b""
+
+
+def settle_interrupted_commit(policy_root):
+    # type: (PolicyRoot) -> bool
+    """After a rewrite of ports.local: put the file back unless the store committed (its
+    commit counter moved), and drop the record. True when the file was put back."""
+    pending = _pending(policy_root)
+    if pending is None:
+        return False
+    put_back = pending[0] == policy_root.commit_number()
+    if put_back:
+        write_atomically(ports_local_path(policy_root), pending[1])
+    os.unlink(_pending_path(policy_root))
+    return put_back
 
 
 def _port_line(action, port, proto, context=None):
@@ -117,6 +182,7 @@ def _port_line(action, port, proto, context=None):
     level = ":".join(fields[3:])
     return "port {} -t {}{} -p {} {}".format(
         action, fields[2], " -r {}".format(level) if level else "", proto, port)
+
 
 
 class CliStore(object):
@@ -134,6 +200,7 @@ class CliStore(object):
                             hint="install policycoreutils-python (EL7) / policycoreutils")
         self.name = "semanage import" if policy_root.is_live else "semodule -p (offline root)"
         self._path = ports_local_path(policy_root)
+        settle_interrupted_commit(policy_root)
         try:
             with open(self._path, "rb") as handle:
                 self._original = handle.read()  # type: typing.Optional[bytes]
@@ -206,28 +273,22 @@ class CliStore(object):
             return
         command = self.command()
         offline = not self.policy_root.is_live
-        if offline and self._ports_changed:
+        start = self.policy_root.commit_number()
+        rewrite = offline and self._ports_changed
+        if rewrite:
+            _mark_pending(self.policy_root, self._original)
             write_atomically(self._path, render_ports_local(self._records))
         self.commands.append(command)
-        start = self.policy_root.commit_number()
         try:
             returncode, out, err = _run(command, "" if offline else "".join(
                 line + "\n" for line in self._lines))
-        except BaseException:  # interrupted: the command is dead (see _run)
-            self._restore_unless_committed(start)
-            raise
+        finally:  # failed or interrupted (the command is dead, see _run): bytes back unless
+            if rewrite:  # the store committed
+                settle_interrupted_commit(self.policy_root)
         if returncode != 0:
-            self._restore_unless_committed(start)
             raise ToolError("the policy store rejected the changes; nothing was committed",
                             hint="{} said: {}".format(" ".join(command[:2]),
                                                       (err or out).strip()[-400:]))
-
-    def _restore_unless_committed(self, start):
-        # type: (int) -> None
-        """Put ports.local back unless the store committed (its commit counter moved)."""
-        if (not self.policy_root.is_live and self._ports_changed
-                and self.policy_root.commit_number() == start):
-            write_atomically(self._path, self._original)
 
     def close(self):
         # type: () -> None
@@ -256,7 +317,6 @@ def _run(command, stdin):
 def _selinux_enabled():
     # type: () -> bool
     try:
-        import selinux
-    except ImportError:
+        return kernel_mode()[0]
+    except ToolError:  # no libselinux binding: the kernel's own file says
         return os.path.isfile("/sys/fs/selinux/enforce")
-    return selinux.is_selinux_enabled() == 1
