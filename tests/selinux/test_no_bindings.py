@@ -234,21 +234,67 @@ def test_cli_port_answers_in_a_subprocess_without_bindings(any_family, hiding_py
     assert '"backend": "audit2why"' in proc.stdout, (proc.stdout, proc.stderr)
 
 
-@pytest.mark.plainvenv
-def test_plain_venv_runs_help(tmp_path):
-    """A venv without the distribution's bindings (no --system-site-packages): --help works."""
-    venv = str(tmp_path / "plain")
+@pytest.fixture(scope="module", params=["no selinux module", "PyPI selinux shim"])
+def plain_venv(request, tmp_path_factory):
+    """A venv without the distribution's bindings (no --system-site-packages), as a plain
+    ``pip install`` makes: with no ``selinux`` module at all, or with the PyPI shim, which on
+    Debian stays a stub."""
+    venv = str(tmp_path_factory.mktemp("plain") / "venv")
     subprocess.check_call(["/usr/bin/python3", "-m", "venv", venv])
     pip = [os.path.join(venv, "bin", "python"), "-m", "pip", "install", "-q",
            "--disable-pip-version-check"]
     subprocess.check_call(pip + ["--no-deps", "-e", REPO], stdout=subprocess.DEVNULL)
-    subprocess.check_call(pip + ["click", "jinja2"], stdout=subprocess.DEVNULL)
-    probe = subprocess.run([os.path.join(venv, "bin", "python"), "-c", "import selinux"],
-                           stderr=subprocess.DEVNULL)
-    assert probe.returncode != 0  # really no bindings in there
-    for command in (["postmulti-selinux", "--help"], ["secure-child", "--help"]):
-        proc = subprocess.run([os.path.join(venv, "bin", command[0])] + command[1:],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              universal_newlines=True)
-        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
-        assert "Usage:" in proc.stdout
+    extra = ["selinux"] if request.param == "PyPI selinux shim" else []
+    subprocess.check_call(pip + ["click", "jinja2"] + extra, stdout=subprocess.DEVNULL)
+    probe = subprocess.run([os.path.join(venv, "bin", "python"), "-c",
+                            "import selinux; selinux.selabel_open"], stderr=subprocess.DEVNULL)
+    assert probe.returncode != 0  # really no libselinux binding in there
+    return os.path.join(venv, "bin")
+
+
+def _run_in(bin_dir, *argv):
+    return subprocess.run([os.path.join(bin_dir, argv[0])] + list(argv[1:]),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True)
+
+
+@pytest.mark.plainvenv
+def test_plain_venv_runs_every_help(plain_venv):
+    """--help of both commands and of every subcommand works without any binding."""
+    from postmulti_selinux.cli.main import main
+    for argv in [("postmulti-selinux",), ("secure-child",)] + [
+            ("postmulti-selinux", name) for name in sorted(main.commands)]:
+        proc = _run_in(plain_venv, *(argv + ("--help",)))
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, (argv, proc.stderr)
+        assert "Usage:" in proc.stdout, argv
+
+
+@pytest.mark.plainvenv
+def test_plain_venv_names_the_package_to_install(plain_venv, all_roots):
+    """A command that needs libselinux says in one line which package gives it, exits 69
+    (EX_UNAVAILABLE), and with --json prints one JSON object (on an offline EL9 host: the
+    binding, not the family, is what is missing)."""
+    from tests.plan.conftest import offline_tree
+    if "el9" not in all_roots:
+        pytest.skip("the EL9 policy is not available here")
+    log = os.path.join(REPO, "tests", "fixtures", "vm", "scenario0_audit.log")
+    tree = offline_tree(all_roots["el9"], "targeted")
+    try:
+        _refusals(plain_venv, log, tree.root)
+    finally:
+        tree.remove()
+
+
+def _refusals(plain_venv, log, root):
+    for argv in (("postmulti-selinux", "avc", "--input", log),
+                 ("postmulti-selinux", "plan", "postfix-sub", "--root", root),
+                 ("secure-child", "postfix-sub", "--root", root)):
+        proc = _run_in(plain_venv, *argv)
+        assert proc.returncode == 69, (argv, proc.returncode, proc.stdout, proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and "python3-selinux" in lines[0], (argv, proc.stderr)
+        assert "Traceback" not in proc.stderr
+        proc = _run_in(plain_venv, *(argv + ("--json",)))
+        assert proc.returncode == 69, argv
+        report = json.loads(proc.stdout)
+        assert report["ok"] is False and "python3-selinux" in report["error"], argv

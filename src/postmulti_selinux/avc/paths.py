@@ -16,6 +16,7 @@ from typing import NamedTuple, Optional
 
 from postmulti_selinux.avc.records import printable
 from postmulti_selinux.errors import ToolError
+from postmulti_selinux.selinux.bindings import libselinux
 
 PARENT_DIRS = ("/etc/postfix", "/var/spool/postfix", "/var/lib/postfix")
 _CONVENTION = re.compile(r"\A(?P<base>/etc/postfix|/var/spool/postfix|/var/lib/postfix)-(?P<name>[A-Za-z0-9_.+-]+)(?P<rest>/.*)?\Z")
@@ -110,11 +111,7 @@ class SelabelExpected(object):
 
     def __init__(self, file_contexts):
         # type: (str) -> None
-        try:
-            import selinux  # distro binding (libselinux-python / python3-selinux)
-        except ImportError:
-            raise ToolError("the libselinux Python binding is missing",
-                            hint="install python3-selinux / libselinux-python3")
+        selinux = libselinux()
         if not os.path.exists(file_contexts):
             raise ToolError("file_contexts not found: {}".format(file_contexts))
         _check_file_contexts(file_contexts)

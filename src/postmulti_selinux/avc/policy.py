@@ -12,6 +12,7 @@ import subprocess
 from typing import NamedTuple, Optional, Tuple
 
 from postmulti_selinux.errors import ToolError
+from postmulti_selinux.selinux.bindings import EX_UNAVAILABLE, available, install_hint, optional
 
 
 class RuleHit(NamedTuple):
@@ -158,7 +159,10 @@ class SetoolsPolicy(_DomainIndex):
     def _policy(self):
         """The loaded policy, read on first use (answers from the cache need none)."""
         if self._loaded is None:
-            import setools     # imported here: it takes longer than a warm run's whole triage
+            setools = optional("setools")  # here: it takes longer than a warm triage
+            if setools is None:
+                raise ToolError("the setools Python binding is not importable",
+                                hint=install_hint("setools"), exit_code=EX_UNAVAILABLE)
             self._setools = setools
             try:
                 self._loaded = setools.SELinuxPolicy(self.path)
@@ -368,11 +372,7 @@ class SesearchPolicy(_DomainIndex):
 def setools_available():
     # type: () -> bool
     """True when the setools library can be imported (without importing it)."""
-    import importlib.util
-    try:
-        return importlib.util.find_spec("setools") is not None
-    except (ImportError, ValueError):
-        return False
+    return available("setools")
 
 
 def open_policy(path, backend="auto", cache=True):

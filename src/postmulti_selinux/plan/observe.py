@@ -7,6 +7,7 @@ import typing
 from postmulti_selinux.errors import ToolError
 from postmulti_selinux.postfix.manage import Manager
 from postmulti_selinux.selinux import PolicyRoot, PortCheck
+from postmulti_selinux.selinux.bindings import kernel_mode
 
 DOMAIN = "postfix_master_t"  # the domain that binds a child's listeners (smtpd inherits them)
 
@@ -23,9 +24,7 @@ def selinux_state(root="/"):
         mode = _config_mode(policy_root.path("/etc/selinux/config"))
         return SELinuxState(mode in ("enforcing", "permissive"), mode == "enforcing",
                             policy_root.policy_type)
-    import selinux
-    enabled = selinux.is_selinux_enabled() == 1
-    enforcing = enabled and selinux.security_getenforce() == 1
+    enabled, enforcing = kernel_mode()
     return SELinuxState(enabled, enforcing, policy_root.policy_type)
 
 

@@ -13,6 +13,7 @@ import stat
 import typing
 
 from postmulti_selinux.errors import ToolError
+from postmulti_selinux.selinux.bindings import libselinux
 from postmulti_selinux.selinux.policy_root import PolicyRoot
 
 XATTR = "security.selinux"
@@ -61,7 +62,7 @@ class FileContexts(object):
         # type: () -> None
         """Re-read the specification files (after an equivalence or store change)."""
         self.close()
-        import selinux  # distro binding, imported late so that --help works without it
+        selinux = libselinux()
         self._selinux = selinux
         option = selinux.selinux_opt()
         option.type = selinux.SELABEL_OPT_PATH

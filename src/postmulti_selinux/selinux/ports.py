@@ -13,6 +13,7 @@ import subprocess
 import typing
 
 from postmulti_selinux.errors import ToolError
+from postmulti_selinux.selinux.bindings import EX_UNAVAILABLE, install_hint, optional
 from postmulti_selinux.selinux.policy_root import PolicyRoot
 from postmulti_selinux.selinux.ports_audit2why import Audit2whyBackend, audit2why_available
 
@@ -59,7 +60,10 @@ class _SetoolsBackend(object):
 
     def __init__(self, policy_file):
         # type: (str) -> None
-        import setools  # noqa: deferred so that EL7 (no setools module) can use the CLI backend
+        setools = optional("setools")  # EL7 has none: the other backends serve there
+        if setools is None:
+            raise ToolError("the setools Python binding is not importable",
+                            hint=install_hint("setools"), exit_code=EX_UNAVAILABLE)
         self._setools = setools
         self.policy = setools.SELinuxPolicy(policy_file)
         self._states = {str(b): bool(b.state) for b in self.policy.bools()}
@@ -201,11 +205,7 @@ class _CliBackend(object):
 
 def setools_available():
     # type: () -> bool
-    try:
-        import setools  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return optional("setools") is not None
 
 
 class PortCheck(object):

@@ -15,6 +15,7 @@ import os
 import typing
 
 from postmulti_selinux.errors import ToolError
+from postmulti_selinux.selinux.bindings import audit2why
 from postmulti_selinux.selinux.policy_root import PolicyRoot
 from postmulti_selinux.selinux.store_portcons import StorePortcons
 
@@ -23,11 +24,7 @@ _LOADED = [None]  # type: typing.List[typing.Optional[str]]
 
 def audit2why_available():
     # type: () -> bool
-    try:
-        import selinux.audit2why  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return audit2why() is not None
 
 
 @contextlib.contextmanager
@@ -50,8 +47,7 @@ class Audit2whyBackend(object):
 
     def __init__(self, policy_file, policy_root):
         # type: (str, PolicyRoot) -> None
-        import selinux.audit2why as audit2why
-        self._a2w = audit2why
+        self._a2w = audit2why()
         self.policy_file = policy_file
         self._portcons = StorePortcons(policy_root)
         self._level = None  # type: typing.Optional[str]

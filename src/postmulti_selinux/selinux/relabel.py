@@ -12,6 +12,7 @@ import time
 import typing
 
 from postmulti_selinux.errors import ToolError
+from postmulti_selinux.selinux.bindings import libselinux
 from postmulti_selinux.selinux.labels import XATTR, FileContexts
 from postmulti_selinux.selinux.policy_root import PolicyRoot
 
@@ -57,8 +58,7 @@ def relabel(paths, root="/", policy_type=None, file_contexts=None, dry_run=False
     policy_root = root if isinstance(root, PolicyRoot) else PolicyRoot(root, policy_type)
     contexts = file_contexts or FileContexts(policy_root)
     handle = contexts._handle  # noqa: SLF001 - the hot loop calls libselinux directly
-    import selinux
-    lookup = selinux.selabel_lookup_raw
+    lookup = libselinux().selabel_lookup_raw
     getxattr, setxattr = os.getxattr, os.setxattr
     meter = _Progress(sys.stderr if progress is None else progress)
     started = time.monotonic()

@@ -7,6 +7,7 @@ a venv without the distribution's bindings (:mod:`store_cli` does the same work 
 import typing
 
 from postmulti_selinux.errors import ToolError
+from postmulti_selinux.selinux.bindings import libselinux, optional
 from postmulti_selinux.selinux.policy_root import DEFAULT_STORE_ROOT, PolicyRoot
 
 
@@ -21,7 +22,9 @@ def binding_available():
 
 
 def _binding():
-    import semanage  # noqa: deferred on purpose, see the module docstring
+    semanage = optional("semanage")  # deferred on purpose, see the module docstring
+    if semanage is None:
+        raise ImportError("no semanage Python binding")
     return semanage
 
 
@@ -33,7 +36,7 @@ class LibsemanageStore(object):
     def __init__(self, policy_root):
         # type: (PolicyRoot) -> None
         self._sm = _binding()
-        import selinux
+        selinux = libselinux()
         self.policy_root = policy_root
         self._sm.semanage_set_root("" if policy_root.is_live else policy_root.root)
         self.handle = self._sm.semanage_handle_create()
