@@ -66,3 +66,35 @@ def test_bad_requests_are_tool_errors(readonly_root):
     with pytest.raises(ToolError):
         PortCheck(readonly_root).check([("smtp", "tcp")])
     assert transaction.commit().changes == []
+
+
+_COMMIT_ONE_PORT = """
+import sys
+from postmulti_selinux.selinux import PolicyRoot, PolicyTransaction
+from postmulti_selinux.selinux.store_libsemanage import show_messages
+show_messages(sys.argv[3] == "verbose")
+tx = PolicyTransaction(PolicyRoot(sys.argv[1], sys.argv[2]))
+tx.add_port(int(sys.argv[4]), "tcp", "smtp_port_t")
+assert tx.commit().rebuilds == 1
+"""
+
+
+@pytest.mark.parametrize("family", ["debian"], indirect=True)
+def test_libsemanage_messages_only_with_verbose(writable_root):
+    """Debian's store says 'libsemanage.add_user: user sddm not in password file' on every
+    commit: silenced unless --verbose (show_messages), where libsemanage speaks as before."""
+    import subprocess
+    import sys
+    from postmulti_selinux.selinux.store_libsemanage import binding_available
+    if not binding_available():
+        pytest.skip("no semanage Python binding here")
+    outputs = {}
+    for mode, port in (("quiet", 2531), ("verbose", 2532)):
+        proc = subprocess.run([sys.executable, "-c", _COMMIT_ONE_PORT, writable_root.root,
+                               writable_root.policy_type, mode, str(port)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True)
+        assert proc.returncode == 0, proc.stderr
+        outputs[mode] = proc.stderr
+    assert outputs["quiet"] == ""
+    assert "libsemanage." in outputs["verbose"]

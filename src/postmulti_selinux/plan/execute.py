@@ -22,6 +22,7 @@ from postmulti_selinux.plan.verify import Baseline, child_trees, label_check, ve
 from postmulti_selinux.postfix.layout import child_start_problems
 from postmulti_selinux.postfix.manage import check_name
 from postmulti_selinux.selinux import PolicyTransaction
+from postmulti_selinux.selinux.store_libsemanage import show_messages as show_store_messages
 
 MODULE_NAME = "postmulti_selinux"
 MAX_ROUNDS = 3
@@ -140,6 +141,7 @@ def secure(name, options, log=None):
     A real run takes the lock before it looks at the host, so that a plan is never built from
     a look that another run has made stale. Offline (``--root``), nothing is restarted.
     """
+    show_store_messages(log is not None)
     log = log or (lambda text: None)
     check_name(name)
     scope = resolve_scope(options.root, options.config_dir, options.state)

@@ -4,11 +4,34 @@ The binding is imported on first use: EL7 has none for Python 3, and ``--help`` 
 a venv without the distribution's bindings (:mod:`store_cli` does the same work there).
 """
 
+import os
 import typing
 
 from postmulti_selinux.errors import ToolError
 from postmulti_selinux.selinux.bindings import libselinux, optional
 from postmulti_selinux.selinux.policy_root import DEFAULT_STORE_ROOT, PolicyRoot
+
+
+_MESSAGES_SHOWN = [False]
+
+
+def show_messages(shown):
+    # type: (bool) -> None
+    """Let libsemanage print its own messages on stderr (``--verbose``). They are silenced
+    otherwise: every commit on some hosts says e.g. ``libsemanage.add_user: user sddm not in
+    password file``; a failed commit then says how to see them."""
+    _MESSAGES_SHOWN[0] = bool(shown)
+
+
+def _messages_shown():
+    # type: () -> bool
+    return _MESSAGES_SHOWN[0] or os.environ.get("POSTMULTI_SELINUX_DEBUG") == "1"
+
+
+def _why_hint():
+    # type: () -> str
+    return ("the libsemanage messages above say why" if _messages_shown() else
+            "rerun with --verbose to see libsemanage's own messages")
 
 
 def binding_available():
@@ -42,6 +65,8 @@ class LibsemanageStore(object):
         self.handle = self._sm.semanage_handle_create()
         if not self.handle:
             raise ToolError("could not create a libsemanage handle")
+        if not _messages_shown():
+            self._sm.semanage_msg_set_callback(self.handle, None, None)
         self._sm.semanage_select_store(self.handle, policy_root.policy_type,
                                        self._sm.SEMANAGE_CON_DIRECT)
         if policy_root.store_root != DEFAULT_STORE_ROOT:  # e.g. EL7's /etc/selinux layout
@@ -59,7 +84,7 @@ class LibsemanageStore(object):
         if self._sm.semanage_connect(self.handle) < 0:
             self.close()
             raise ToolError("could not connect to the policy store {}".format(
-                policy_root.store_dir))
+                policy_root.store_dir), hint=_why_hint())
         self.connected = True
         self.in_transaction = False
 
@@ -147,7 +172,7 @@ class LibsemanageStore(object):
         self.in_transaction = False
         if rc < 0:
             raise ToolError("the policy store rejected the changes; nothing was committed",
-                            hint="the libsemanage messages above say why")
+                            hint=_why_hint())
 
     def close(self):
         # type: () -> None
