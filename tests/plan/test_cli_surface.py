@@ -125,8 +125,9 @@ def test_secure_refuses_bad_input_and_changes_nothing(host):
 
 def _valid_listener(spec):
     """Specs the tool may accept (and then change the root): a port alone or an address with
-    an ASCII port, none of which the refusal test may use."""
-    host, _, port = spec.rpartition(":")
+    an ASCII port, none of which the refusal test may use. Surrounding white space does not
+    count: the tool strips it (and click's int conversion of --port ignores it)."""
+    host, _, port = spec.strip().rpartition(":")
     return port.isdigit() and all(c in string.digits for c in port) and 0 < int(port) < 65536 \
         and host in ("", "127.0.0.1", "localhost", "[::1]", "::1", "0.0.0.0", "*",
                      "[fe80::1%eth0]")

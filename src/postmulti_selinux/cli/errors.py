@@ -14,6 +14,10 @@ import click
 
 from postmulti_selinux.errors import ToolError
 
+# click >= 7.0 raises click.exceptions.Exit from ctx.exit() (--help, --version); click 6.7 (EL8)
+# has no such class and calls sys.exit() itself, so SystemExit stands in for it there.
+_CLICK_EXIT = getattr(click.exceptions, "Exit", SystemExit)
+
 
 def json_error(message, code):
     # type: (str, int) -> None
@@ -43,7 +47,7 @@ def run_guarded(prog, func, *args, **kwargs):
             json_error(str(exc), exc.exit_code)
         click.echo("{}: error: {}".format(prog, exc), err=True)
         sys.exit(exc.exit_code)
-    except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
+    except (_CLICK_EXIT, click.exceptions.Abort, click.ClickException, SystemExit):
         raise
     except KeyboardInterrupt:
         click.echo("{}: interrupted".format(prog), err=True)
