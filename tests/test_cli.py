@@ -41,3 +41,30 @@ def test_bad_secure_arguments_are_one_line_errors(args, message):
     assert proc.returncode != 0
     assert message in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_every_help_ends_with_examples_that_use_real_options():
+    """Each command's --help has an Examples epilog, and each example runs that command with
+    only its own options (the examples cannot drift from the CLI)."""
+    import shlex
+    from postmulti_selinux.cli.main import main, secure_child
+    commands = {"secure-child": secure_child, "postmulti-selinux": main}
+    commands.update(("postmulti-selinux " + n, c) for n, c in main.commands.items())
+    checked = 0
+    for prog, command in sorted(commands.items()):
+        assert command.epilog and "Examples:" in command.epilog, prog
+        for line in command.epilog.splitlines()[2:]:
+            words = shlex.split(line.split("#")[0].split("|")[-1])
+            if words[0] == "postmulti-selinux":
+                target, words = main.commands[words[1]], words[2:]
+            else:
+                assert words[0] == "secure-child", line
+                target, words = secure_child, words[1:]
+            assert command is main or target is command or (
+                command is secure_child and target is main.commands["secure"]), (prog, line)
+            names = {o for p in target.params for o in getattr(p, "opts", [])}
+            for word in words:
+                if word.startswith("-") and word != "-":
+                    assert word in names, (prog, line, word)
+                    checked += 1
+    assert checked > 15

@@ -25,7 +25,7 @@ def run(*args):
 
 def test_seed_explained_as_mislabel_json(debian):
     result = run("--input", fixture_path("seed_audit.log"), "--json", "--policy", debian.policy,
-                 "--file-contexts", debian.file_contexts, "--store", "default")
+                 "--file-contexts", debian.file_contexts, "--policy-type", "default")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert set(f["kind"] for f in data["findings"]) == {"mislabel"}
@@ -35,7 +35,7 @@ def test_seed_explained_as_mislabel_json(debian):
 def test_module_written_not_installed(debian, tmp_path):
     result = run("--input", fixture_path("constructed_cases.log"), "--module", "postmulti_avc",
                  "--output-dir", str(tmp_path), "--policy", debian.policy,
-                 "--file-contexts", debian.file_contexts, "--store", "default")
+                 "--file-contexts", debian.file_contexts, "--policy-type", "default")
     assert result.exit_code == 0, result.output
     assert "[role]" in result.output and "written, not installed" in result.output
     assert (tmp_path / "postmulti_avc.pp").exists() and (tmp_path / "postmulti_avc.te").exists()
@@ -49,9 +49,9 @@ def test_module_written_not_installed(debian, tmp_path):
 ])
 def test_bad_input_is_one_line_error(debian, args, message):
     result = run("--policy", debian.policy, "--file-contexts", debian.file_contexts,
-                 "--store", "default", "--input", fixture_path("seed_audit.log"), *args) \
+                 "--policy-type", "default", "--input", fixture_path("seed_audit.log"), *args) \
         if "--input" not in args else run("--policy", debian.policy, "--file-contexts",
-                                          debian.file_contexts, "--store", "default", *args)
+                                          debian.file_contexts, "--policy-type", "default", *args)
     assert result.exit_code != 0 and message in result.output
     assert "Traceback" not in result.output
 
@@ -84,7 +84,7 @@ def test_install_goes_through_one_transaction_and_rerun_is_noop(debian, tmp_path
 def test_verbose_says_how_the_log_and_policy_were_read(debian, tmp_path, monkeypatch):
     monkeypatch.setenv("POSTMULTI_SELINUX_CACHE_DIR", str(tmp_path))
     args = ["--input", fixture_path("seed_audit.log"), "--verbose", "--policy", debian.policy,
-            "--file-contexts", debian.file_contexts, "--store", "default"]
+            "--file-contexts", debian.file_contexts, "--policy-type", "default"]
     first, second = run(*args), run(*args)
     assert first.exit_code == 0 and second.exit_code == 0, first.output
     assert "1 of 1 file(s) read by the fast raw-log scanner (native walker;" in first.output

@@ -41,7 +41,7 @@ register(group)
 
 
 def policy_args(debian):
-    return ["--policy", debian.policy, "--file-contexts", debian.file_contexts, "--store", "default"]
+    return ["--policy", debian.policy, "--file-contexts", debian.file_contexts, "--policy-type", "default"]
 
 
 def run(*args, **kwargs):
@@ -513,7 +513,7 @@ def test_a_broken_file_contexts_is_one_json_error_with_json(debian, tmp_path):
     broken = tmp_path / "file_contexts"
     broken.write_bytes(b"garbage\n")
     done = subprocess.run(CLI + ["--json", "--input", VM_CAPTURE, "--policy", debian.policy,
-                                 "--store", "default", "--file-contexts", str(broken)],
+                                 "--policy-type", "default", "--file-contexts", str(broken)],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
     assert done.returncode == 1
     data = json.loads(done.stdout)

@@ -90,7 +90,7 @@ def test_child_gets_parents_labels_and_rerun_changes_nothing(writable_root, fami
     assert result.changed == 0 and result.examined == tree_size(layout)
 
 
-@pytest.mark.parametrize("backend", ["setools", "audit2why", "cli"])
+@pytest.mark.parametrize("backend", ["setools", "audit2why", "sesearch"])
 def test_port_decisions(readonly_root, family, backend):
     ports = PORTS + [(25, "tcp"), (8080, "tcp")]
     found = PortCheck(readonly_root, backend=backend).check(ports)

@@ -5,12 +5,17 @@ import os
 
 import click
 
+from postmulti_selinux.cli.examples import examples
 from postmulti_selinux.errors import ToolError
 
 DEFAULT_LOG = "/var/log/audit/audit.log"
 
 
-@click.command("avc")
+@click.command("avc", epilog=examples(
+    "postmulti-selinux avc --since today                  # explain Postfix denials",
+    "ausearch -m AVC -ts recent | postmulti-selinux avc --input -",
+    "postmulti-selinux avc --instance postfix-sub --module postfix_sub   # .te/.pp for true gaps",
+    "postmulti-selinux avc --module postfix_sub --install"))
 @click.option("--input", "inputs", multiple=True, metavar="FILE",
               help="Audit log(s) to read (raw audit.log, ausearch [-i] output, syslog/journal "
                    "text; a pipe or FIFO is read until it ends; '-' for stdin). Default: {} and "
@@ -32,11 +37,12 @@ DEFAULT_LOG = "/var/log/audit/audit.log"
               help="Do not refuse security-sensitive rules (shadow_t, load_policy, sys_module, …).")
 @click.option("--root", type=click.Path(file_okay=False), default="/", show_default=True,
               help="Alternate root holding etc/selinux and var/lib/selinux (offline mode).")
-@click.option("--store", metavar="NAME", help="Policy store name (default: SELINUXTYPE under --root).")
+@click.option("--policy-type", "store", metavar="NAME",
+              help="Policy type, e.g. targeted (default: SELINUXTYPE under --root).")
 @click.option("--policy", "policy_file", type=click.Path(dir_okay=False), help="Binary policy file.")
 @click.option("--file-contexts", type=click.Path(dir_okay=False), help="file_contexts for expected labels.")
 @click.option("--backend", type=click.Choice(["auto", "setools", "sesearch"]), default="auto",
-              show_default=True, help="How to query the policy.")
+              show_default=True, help="How to query the policy (sesearch: the setools command).")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @click.option("-v", "--verbose", is_flag=True, help="Say which files, policy and backend were used.")
 def avc_command(inputs, since, instance, domains, explain, module_name, output_dir, with_fc, install,

@@ -6,12 +6,16 @@ import time
 
 import click
 
+from postmulti_selinux.cli.examples import examples
 from postmulti_selinux.errors import ToolError
 
 LABELS = {0: "OK", 1: "WARNING", 2: "CRITICAL"}
 
 
-@click.command("check")
+@click.command("check", epilog=examples(
+    "postmulti-selinux check postfix-sub          # exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",
+    "postmulti-selinux check --all --json         # for a monitoring system",
+    "postmulti-selinux check postfix-sub --since 3600   # denials of the last hour"))
 @click.argument("name", required=False)
 @click.option("--all", "all_children", is_flag=True, help="Every child instance.")
 @click.option("--config-dir", metavar="DIR", help="The parent instance's config directory "

@@ -5,6 +5,7 @@ import sys
 
 import click
 
+from postmulti_selinux.cli.examples import examples
 from postmulti_selinux.postfix import discover
 from postmulti_selinux.postfix.preflight import preflight as run_preflight
 
@@ -20,7 +21,8 @@ def _listener_text(listener):
     return text + (" (disabled)" if listener.disabled else "")
 
 
-@click.command("instances")
+@click.command("instances", epilog=examples(
+    "postmulti-selinux instances", "postmulti-selinux instances --json"))
 @_CONFIG_DIR
 @_JSON
 def instances(config_dir, as_json):
@@ -48,7 +50,9 @@ def instances(config_dir, as_json):
             or "none"))
 
 
-@click.command("preflight")
+@click.command("preflight", epilog=examples(
+    "postmulti-selinux preflight postfix-sub   # what would stop the child from starting",
+    "postmulti-selinux preflight --json"))
 @click.argument("name", required=False)
 @_CONFIG_DIR
 @_JSON

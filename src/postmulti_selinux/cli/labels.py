@@ -5,6 +5,7 @@ import re
 
 import click
 
+from postmulti_selinux.cli.examples import examples
 from postmulti_selinux.errors import ToolError
 from postmulti_selinux.selinux import ExpectedLabels, PolicyRoot, PortCheck
 
@@ -42,7 +43,10 @@ def _children(policy_root, config_dir):
     return pairs, sorted(ports, key=int)
 
 
-@click.command("labels")
+@click.command("labels", epilog=examples(
+    "postmulti-selinux labels                     # every child against its parent",
+    "postmulti-selinux labels --port 2525 --json",
+    "postmulti-selinux labels --root /mnt/image --dir /var/spool/postfix=/var/spool/postfix-sub"))
 @click.option("--root", default="/", show_default=True, help="Root of the system (offline copy).")
 @click.option("--policy-type", default=None, help="Policy type (default: from etc/selinux/config).")
 @click.option("--dir", "dirs", multiple=True, metavar="PARENT=CHILD",
@@ -51,10 +55,10 @@ def _children(policy_root, config_dir):
               help="A listener port of the child (repeatable).")
 @click.option("--domain", default="postfix_master_t", show_default=True,
               help="The domain that binds the listeners.")
-@click.option("--backend", type=click.Choice(["auto", "setools", "audit2why", "cli"]),
+@click.option("--backend", type=click.Choice(["auto", "setools", "audit2why", "sesearch"]),
               default="auto", show_default=True,
               help="How to query the policy (audit2why: libselinux + the store, EL7; "
-                   "cli: setools 4 seinfo/sesearch).")
+                   "sesearch: the setools commands seinfo/sesearch).")
 @click.option("--config-dir", metavar="DIR", help="Without --dir and --port: the parent whose "
               "children are looked at [default: /etc/postfix, under --root when given].")
 @click.option("--all", "show_all", is_flag=True, help="List matching paths too.")

@@ -5,6 +5,7 @@ import sys
 
 import click
 
+from postmulti_selinux.cli.examples import examples, secure_examples
 from postmulti_selinux.errors import ToolError
 
 
@@ -117,7 +118,7 @@ _STATE_DIR = click.option("--state-dir", metavar="DIR", help="Journal and lock d
                           "[default: /var/lib/postmulti-selinux, under --root when given].")
 
 
-@click.command("secure")
+@click.command("secure", epilog=secure_examples("postmulti-selinux secure"))
 @click.argument("name", required=False)
 @_common
 @click.option("--dry-run", is_flag=True, help="Show the plan; change nothing.")
@@ -131,7 +132,10 @@ def secure_command(name, port, listen, group, create, all_children, config_dir, 
             dry_run, no_restart, state_dir)
 
 
-@click.command("plan")
+@click.command("plan", epilog=examples(
+    "postmulti-selinux plan postfix-sub",
+    "postmulti-selinux plan postfix-out --create --listen 127.0.0.1:2525 --json",
+    "postmulti-selinux plan --all --verbose"))
 @click.argument("name", required=False)
 @_common
 def plan_command(name, port, listen, group, create, all_children, config_dir, root, as_json,
@@ -141,7 +145,10 @@ def plan_command(name, port, listen, group, create, all_children, config_dir, ro
             True, True, None)
 
 
-@click.command("undo")
+@click.command("undo", epilog=examples(
+    "postmulti-selinux undo postfix-sub --dry-run   # what would be put back",
+    "postmulti-selinux undo postfix-sub",
+    "postmulti-selinux undo postfix-sub --root /mnt/image   # offline; nothing restarted"))
 @click.argument("name")
 @click.option("--root", default="/", show_default=True, help="Alternate root (offline mode).")
 @_STATE_DIR

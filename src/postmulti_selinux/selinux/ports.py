@@ -105,8 +105,8 @@ class _SetoolsBackend(object):
             return False
 
 
-class _CliBackend(object):
-    name = "cli"
+class _SesearchBackend(object):
+    name = "sesearch"
     description = "the setools CLI tools (seinfo/sesearch: no setools Python binding here)"
 
     def __init__(self, policy_file):
@@ -217,21 +217,21 @@ class PortCheck(object):
         policy_file = policy_file or self.policy_root.policy_file
         if backend == "auto":
             backend = ("setools" if setools_available() else
-                       "audit2why" if audit2why_available() else "cli")
+                       "audit2why" if audit2why_available() else "sesearch")
         if backend == "setools":
             self.backend = _SetoolsBackend(policy_file)
         elif backend == "audit2why":
             self.backend = Audit2whyBackend(policy_file, self.policy_root)
-        elif backend == "cli":
-            self.backend = _CliBackend(policy_file)
+        elif backend == "sesearch":
+            self.backend = _SesearchBackend(policy_file)
         else:
-            raise ToolError("unknown policy query backend {!r} (setools, audit2why, cli, "
-                            "auto)".format(backend))
+            raise ToolError("unknown policy query backend {!r} (setools, audit2why, "
+                            "sesearch, auto)".format(backend))
 
     @property
     def backend_name(self):
         # type: () -> str
-        """``setools``, ``audit2why`` or ``cli``."""
+        """``setools``, ``audit2why`` or ``sesearch``."""
         return self.backend.name
 
     @property
