@@ -331,12 +331,25 @@ def _as_at_most_2gb():
     resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
 
 
+def test_a_device_is_refused_as_input(debian):
+    """``--input /dev/zero`` (or a disk) is no audit log and would be read forever: one line,
+    exit 1, before anything is read."""
+    for device in ("/dev/zero", "/dev/null"):
+        proc = subprocess.run(CLI + ["--input", device] + policy_args(debian),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        lines = proc.stderr.decode().splitlines()
+        assert proc.returncode == 1 and len(lines) == 1 and "is a device" in lines[0], lines
+        assert proc.stdout == b""
+
+
 def test_endless_input_streams_in_bounded_memory_until_interrupted(debian):
-    """``--input /dev/zero``: read on, in bounded memory, until the admin interrupts it (then one
-    line, exit 130), as with any endless stream (``tail -f``, a FIFO kept open). Before, memory
-    grew until MemoryError."""
-    proc = subprocess.Popen(CLI + ["--input", "/dev/zero"] + policy_args(debian), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, preexec_fn=_as_at_most_2gb)
+    """An endless stdin (here /dev/zero behind ``--input -``): read on, in bounded memory, until
+    the admin interrupts it (then one line, exit 130), as with any endless stream (``tail -f``,
+    a FIFO kept open). Before, memory grew until MemoryError."""
+    with open("/dev/zero", "rb") as zero:
+        proc = subprocess.Popen(CLI + ["--input", "-"] + policy_args(debian), stdin=zero,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                preexec_fn=_as_at_most_2gb)
     try:
         time.sleep(3)
         assert proc.poll() is None, proc.communicate()

@@ -11,6 +11,17 @@ from postmulti_selinux.errors import ToolError
 DEFAULT_LOG = "/var/log/audit/audit.log"
 
 
+def _is_device(path):
+    # type: (str) -> bool
+    """A character or block device (/dev/zero, a disk); a pipe, FIFO or file is read as given."""
+    import stat
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+
+
 @click.command("avc", epilog=examples(
     "postmulti-selinux avc --since today                  # explain Postfix denials",
     "ausearch -m AVC -ts recent | postmulti-selinux avc --input -",
@@ -75,6 +86,10 @@ def avc_command(inputs, since, instance, domains, explain, module_name, output_d
         found = [name] if name == "-" else (reader.expand_rotated(name) if not inputs else [name])
         if not found or (name != "-" and not all(os.path.exists(f) for f in found)):
             raise ToolError("audit log not found: {}".format(name), hint="pass --input FILE")
+        if name != "-" and any(_is_device(f) for f in found):
+            raise ToolError("--input {} is a device, not an audit log (it would be read "
+                            "forever)".format(printable(name)),
+                            hint="pass a file, a pipe or '-' for stdin")
         files.extend(found)
 
     installed = build.read_installed(module_name, store, root) if module_name else None
