@@ -10,7 +10,9 @@ PY    := $(VENV)/bin/python
 DEB_PACKAGES := selinux-policy-default selinux-utils policycoreutils policycoreutils-python-utils \
 	semodule-utils checkpolicy setools python3-selinux python3-setools python3-semanage \
 	python3-venv python3-pip postfix auditd qemu-system-x86 qemu-utils mmdebstrap e2fsprogs \
-	vagrant ca-certificates gcc libc6-dev python3-dev
+	vagrant ca-certificates gcc libc6-dev python3-dev \
+	build-essential dpkg-dev debhelper dh-python pybuild-plugin-pyproject python3-all \
+	python3-setuptools python3-wheel lintian man-db rpm help2man bash-completion
 
 .PHONY: test demo deps venv lint clean bench
 
@@ -49,3 +51,13 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info src/postmulti_selinux/avc/_fastscan*.so
+
+# Distribution packaging (debian/, rpm/, man/, completion/; tests in tests/packaging/).
+# make deb: the .deb built from a temp copy of the tree (tests/packaging/debs.py) into dist/.
+# make man: rewrite man/*.8 from the commands' --help (help2man); commit the result.
+.PHONY: deb man
+deb: deps
+	/usr/bin/python3 -m tests.packaging.debs dist
+
+man: venv
+	$(PY) man/generate.py
