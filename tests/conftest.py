@@ -69,7 +69,7 @@ def vm():
                     family, info.get("key"), "cached" if info.get("cached") else
                     "built in {}s from the Debian image".format(info.get("total_seconds"))))
             # A family's boot does several restarts and a reboot; two boots may share the CPUs.
-            result = run_scenario(name, family=family, timeout=1500 if family == "debian" else 2700)
+            result = run_scenario(name, family=family, timeout=2400 if family == "debian" else 2700)
             _VM_RESULTS[name, family] = result
             _figure(result.summary())
         return _VM_RESULTS[name, family]

@@ -12,6 +12,9 @@ UNIT_OF() { instance_unit "$1"; }
 if [ "${PMS_PHASE:-1}" = 1 ]; then
 
 fact context "$(id -Z)"
+fact tool_path "$(command -v secure-child)"
+fact tool_package "$(dpkg-query -W -f='${Status} ${Version}' postmulti-selinux 2>&1)"
+fact tool_man "$(man -w secure-child 2>/dev/null || ls /usr/share/man/man8/secure-child.8* 2>/dev/null)"
 fact enforce_before "$(getenforce)"
 
 step "the seed's recipe, and the failing start it leads to"
@@ -108,5 +111,44 @@ for d in /etc/$CHILD /var/spool/$CHILD /var/lib/$CHILD; do
     [ "$(stat -c %C "$d")" = "$(matchpathcon -n "$d")" ] || as_policy=no
 done
 fact undo_labels_as_policy "$as_policy"
+
+step "secure-child SIGKILLed inside its policy commit: no survivor, undo says what it reversed"
+JOURNAL=/var/lib/postmulti-selinux/journal/$CHILD.json
+commit_before=$(commit_num)
+secure-child "$CHILD" --no-restart >"$PMS_OUT/killed.log" 2>&1 &
+KILLED=$!
+python3 - "$JOURNAL" "$KILLED" <<'PY'
+import json, os, sys, time
+deadline = time.time() + 600
+while time.time() < deadline and os.path.exists("/proc/" + sys.argv[2]):
+    try:
+        runs = json.load(open(sys.argv[1]))["runs"]
+    except (OSError, ValueError, KeyError):
+        runs = []
+    if any(e["action"]["kind"] == "commit-policy" for r in runs for e in r["entries"]):
+        break
+    time.sleep(0.01)
+PY
+offset=$(python3 -c "import random; print(round(random.uniform(0.05, 3.0), 2))")
+sleep "$offset"
+fact kill_offset "$offset"
+fact kill_while_running "$([ -d /proc/$KILLED ] && echo yes || echo no)"
+kill -9 "$KILLED"
+wait "$KILLED" 2>/dev/null
+sleep 2
+fact kill_survivors "$(pgrep -fc 'bin/secure-child |sefcontext_compile|setfiles|semodule|load_policy')"
+fact kill_store_rebuilds "$(( $(commit_num) - commit_before ))"
+postmulti-selinux undo "$CHILD" --json >"$PMS_OUT/kill_undo.json"; fact kill_undo_rc $?
+cat "$PMS_OUT/kill_undo.json"
+fact kill_undo_commit_reversed "$(python3 -c "
+import json
+items = json.load(open('$PMS_OUT/kill_undo.json')).get('undone', [])
+print([i['reversed'] for i in items if i['kind'] == 'commit-policy'])")"
+policy_state "$PMS_OUT/policy.killundone"
+md5sum /etc/postfix/main.cf /etc/$CHILD/main.cf /etc/$CHILD/master.cf >"$PMS_OUT/config.killundone"
+stat -c '%U %a' /var/lib/$CHILD >>"$PMS_OUT/config.killundone"
+fact kill_undo_policy_identical "$(cmp -s "$PMS_OUT/policy.before" "$PMS_OUT/policy.killundone" && echo yes || echo no)"
+fact kill_undo_config_identical "$(cmp -s "$PMS_OUT/config.before" "$PMS_OUT/config.killundone" && echo yes || echo no)"
+fact kill_journal_left "$([ -e "$JOURNAL" ] && echo yes || echo no)"
 fact enforce_end "$(getenforce)"
 exit 0

@@ -1,7 +1,8 @@
 """Boot the enforcing VM on a throw-away overlay, run one scenario at boot, bring back its results.
 
-The guest's pms-runner (tests/vm/guest/) mounts a payload disk holding ``boot.sh``, the project
-wheel built from the working tree and tests/scenarios/; it writes the scenario's log, exit status,
+The guest's pms-runner (tests/vm/guest/) mounts a payload disk holding ``boot.sh``, the project's
+.deb built from the working tree (installed with dpkg at the first boot), its wheel (for the
+Ansible role's venv) and tests/scenarios/; it writes the scenario's log, exit status,
 ``facts`` (KEY=VALUE lines), the audit log and the journal back onto that disk and powers off.
 The host reads them with ``debugfs`` (no mount, no loop device). Every wait is bounded.
 """
@@ -16,6 +17,7 @@ import sys
 import tempfile
 import time
 
+from tests.packaging.debs import build_deb
 from tests.vm.image import CACHE_ROOT, base_image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -31,8 +33,8 @@ PHASE=$(cat /var/lib/pms-phase 2>/dev/null || echo 1)
 export PMS_OUT=$P/out PMS_SCENARIOS=$P/scenarios PMS_PLATFORM={family}-vm PMS_PHASE=$PHASE
 echo "pms-runner: phase $PHASE context $(id -Z)" >>"$PMS_OUT/runner.log"
 if [ "$PHASE" = 1 ]; then
-    python3 -m pip install -q --no-deps --no-index --break-system-packages "$P"/wheel/*.whl \\
-        >"$PMS_OUT/pip.log" 2>&1 || echo "wheel install failed: see pip.log"
+    # The tool as an admin installs it: the project's .deb (its Depends are in the image).
+    dpkg -i "$P"/deb/*.deb >"$PMS_OUT/dpkg.log" 2>&1 || echo "deb install failed: see dpkg.log"
 fi
 # Bounded (the host has its own outer bound too). The scenario's output goes to this unit's
 # journal stream, not to a file on the payload disk: Postfix daemons it starts inherit stdout,
@@ -124,6 +126,8 @@ def _payload_image(workdir, name, timeout, family):
     payload = os.path.join(workdir, "payload")
     os.makedirs(os.path.join(payload, "out"))
     shutil.copytree(SCENARIOS, os.path.join(payload, "scenarios"))
+    build_deb(os.path.join(payload, "deb"))  # what the guest installs (boot.sh)
+    # The wheel, for the Ansible role's venv install (scenario 30).
     shutil.copytree(project_wheel_dir(), os.path.join(payload, "wheel"))
     # The Ansible collection, for the fleet scenario (run by the guest's own ansible-core).
     shutil.copytree(os.path.join(ROOT, "ansible"), os.path.join(payload, "ansible"),

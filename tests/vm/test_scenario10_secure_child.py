@@ -89,3 +89,25 @@ def test_the_child_starts_at_boot_after_a_reboot(run):
     assert run.facts["boot_masters"].strip() == "2 system_u:system_r:postfix_master_t:s0"
     assert run.facts["boot_denials"] == "0"
     assert run.facts["boot_check_rc"] == "0"
+
+
+def test_a_run_killed_in_its_commit_leaves_a_truthful_journal(run):
+    # Issue 13, class 3, once on a kernel: SIGKILL a secure-child 0.05-3 s after its journal
+    # shows the policy commit begun. No worker outlives it; undo reverses the commit exactly
+    # when the store holds it (its rebuild counter moved), and the host is as before.
+    assert run.facts["kill_survivors"] == "0", run.facts["kill_offset"]
+    assert run.facts["kill_undo_rc"] == "0"
+    rebuilt = int(run.facts["kill_store_rebuilds"])
+    assert rebuilt in (0, 1)
+    assert run.facts["kill_undo_commit_reversed"] == str([bool(rebuilt)]), (
+        rebuilt, run.facts["kill_offset"])
+    assert run.facts["kill_undo_policy_identical"] == "yes"
+    assert run.facts["kill_undo_config_identical"] == "yes"
+    assert run.facts["kill_journal_left"] == "no"
+
+
+def test_the_guest_runs_the_installed_debian_package(run):
+    # Issue 15: the test bed installs the project's .deb (built from this tree), not a wheel.
+    assert run.facts["tool_path"] == "/usr/bin/secure-child"
+    assert run.facts["tool_package"].startswith("install ok installed "), run.facts["tool_package"]
+    assert "/usr/share/man/man8/secure-child.8" in run.facts["tool_man"]
