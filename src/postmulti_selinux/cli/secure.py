@@ -94,6 +94,7 @@ def _summary(report, verbose):
 
 def _secure(name, port, listen, group, create, all_children, config_dir, root, as_json, verbose,
             dry_run, no_restart, state_dir):
+    from postmulti_selinux.cli.progress import terminal_meter
     from postmulti_selinux.plan.execute import Options, secure
     from postmulti_selinux.plan.scope import resolve_scope
     scope = resolve_scope(root, config_dir, state_dir)
@@ -106,7 +107,7 @@ def _secure(name, port, listen, group, create, all_children, config_dir, root, a
         options = Options(listen=_listen(port, listen), create=create, group=group,
                           dry_run=dry_run, restart=not no_restart, config_dir=scope.config_dir,
                           root=scope.root, state=scope.state_dir)
-        reports.append(secure(child, options, log))
+        reports.append(secure(child, options, log, None if as_json else terminal_meter))
     _emit(reports, as_json, verbose)
     if not all(r.ok for r in reports):
         sys.exit(1)

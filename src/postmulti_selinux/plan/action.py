@@ -5,13 +5,16 @@ import typing
 
 class Context(object):
     """What actions share while a plan is applied: the Postfix manager, the policy root, the
-    one policy transaction of the run, and a log function for progress lines."""
+    one policy transaction of the run, a log function for progress lines, and ``meter(kind)``:
+    a progress meter for a long step (``relabel``, ``commit``) or None (the CLI's, on a
+    terminal)."""
 
-    def __init__(self, manager, policy_root, transaction=None, log=None):
+    def __init__(self, manager, policy_root, transaction=None, log=None, meter=None):
         self.manager = manager
         self.policy_root = policy_root
         self.transaction = transaction
         self.log = log or (lambda text: None)
+        self.meter = meter or (lambda kind: None)
 
 
 class Action(object):

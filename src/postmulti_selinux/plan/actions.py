@@ -228,7 +228,12 @@ class CommitPolicy(Action):
         return {"planned": ctx.transaction.planned_undo().as_dict()}
 
     def apply(self, ctx):
+        meter = ctx.meter("commit")
+        if meter is not None:
+            meter.begin()
         report = ctx.transaction.commit()
+        if meter is not None:
+            meter.done()
         ctx.log("policy store: {} change(s), {} rebuild(s)".format(len(report.changes),
                                                                     report.rebuilds))
         return {"undo_record": ctx.transaction.undo_record.as_dict(),
@@ -284,7 +289,7 @@ class RelabelChild(Action):
         return {"paths": list(self.paths)}
 
     def apply(self, ctx):
-        result = relabel(self.paths, ctx.policy_root)
+        result = relabel(self.paths, ctx.policy_root, progress=ctx.meter("relabel"))
         ctx.log("relabel: {} of {} file(s) changed".format(result.changed, result.examined))
         if result.errors:
             raise ToolError("relabel failed for {} file(s), first: {}".format(

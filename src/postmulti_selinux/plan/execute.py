@@ -134,8 +134,8 @@ def _snapshot_state(obs):
                 w.path, w.current, w.expected) for w in wrong[:5]]}
 
 
-def secure(name, options, log=None):
-    # type: (str, Options, typing.Callable) -> Report
+def secure(name, options, log=None, meter=None):
+    # type: (str, Options, typing.Callable, typing.Callable) -> Report
     """The one-shot: plan, apply, restart, verify (and self-heal). Dry run: plan only.
 
     A real run takes the lock before it looks at the host, so that a plan is never built from
@@ -146,13 +146,13 @@ def secure(name, options, log=None):
     check_name(name)
     scope = resolve_scope(options.root, options.config_dir, options.state)
     if options.dry_run:
-        return _secure(name, options, scope, log)
+        return _secure(name, options, scope, log, meter)
     with Lock(scope.state_dir):
-        return _secure(name, options, scope, log)
+        return _secure(name, options, scope, log, meter)
 
 
-def _secure(name, options, scope, log):
-    # type: (str, Options, typing.Any, typing.Callable) -> Report
+def _secure(name, options, scope, log, meter=None):
+    # type: (str, Options, typing.Any, typing.Callable, typing.Callable) -> Report
     obs = Observation(name, scope.config_dir, scope.root, options.port_backend)
     report = Report(name, options.dry_run)
     require_selinux(obs.selinux)
@@ -168,7 +168,7 @@ def _secure(name, options, scope, log):
             "manager {}".format(obs.policy_root.policy_file, obs.selinux.policy_type,
                                 obs.port_check().backend_description,
                                 transaction.backend_name, obs.service_manager))
-    ctx = Context(obs.manager, obs.policy_root, transaction, log)
+    ctx = Context(obs.manager, obs.policy_root, transaction, log, meter)
     report.diff["before"] = _snapshot_state(obs)
     if options.dry_run:
         report.plans.append(plan.as_dict(ctx))

@@ -53,14 +53,18 @@ def relabel(paths, root="/", policy_type=None, file_contexts=None, dry_run=False
 
     ``root`` is the directory the paths live under (``/`` on a live host). Only files whose
     label differs are written; files the policy has no rule for (``<<none>>``) are left alone.
-    ``progress`` is a stream (default stderr) that gets a live counter when it is a terminal.
+    ``progress`` is a stream (default stderr) that gets a live counter when it is a terminal, or
+    a meter (``begin(tops)``, ``update(examined, changed)``, ``done(examined, changed)``).
     """
     policy_root = root if isinstance(root, PolicyRoot) else PolicyRoot(root, policy_type)
     contexts = file_contexts or FileContexts(policy_root)
     handle = contexts._handle  # noqa: SLF001 - the hot loop calls libselinux directly
     lookup = libselinux().selabel_lookup_raw
     getxattr, setxattr = os.getxattr, os.setxattr
-    meter = _Progress(sys.stderr if progress is None else progress)
+    meter = progress if hasattr(progress, "done") else _Progress(
+        sys.stderr if progress is None else progress)
+    if hasattr(meter, "begin"):
+        meter.begin([policy_root.path(os.path.normpath(p)) for p in paths])
     started = time.monotonic()
     counts = [0, 0]  # changed, examined
     errors = []  # type: typing.List[str]
