@@ -115,7 +115,9 @@ fact undo_labels_as_policy "$as_policy"
 step "secure-child SIGKILLed inside its policy commit: no survivor, undo says what it reversed"
 JOURNAL=/var/lib/postmulti-selinux/journal/$CHILD.json
 commit_before=$(commit_num)
-secure-child "$CHILD" --no-restart >"$PMS_OUT/killed.log" 2>&1 &
+# --listen on 2525, which this policy denies postfix_master_t: the commit has a port, so a store
+# rebuild (tens of seconds under TCG) for the kill to land in.
+secure-child "$CHILD" --no-restart --listen 127.0.0.1:2525 >"$PMS_OUT/killed.log" 2>&1 &
 KILLED=$!
 python3 - "$JOURNAL" "$KILLED" <<'PY'
 import json, os, sys, time
@@ -144,6 +146,10 @@ fact kill_undo_commit_reversed "$(python3 -c "
 import json
 items = json.load(open('$PMS_OUT/kill_undo.json')).get('undone', [])
 print([i['reversed'] for i in items if i['kind'] == 'commit-policy'])")"
+fact kill_undo_commit_detail "$(python3 -c "
+import json
+items = json.load(open('$PMS_OUT/kill_undo.json')).get('undone', [])
+print([i.get('detail', '') for i in items if i['kind'] == 'commit-policy'])")"
 policy_state "$PMS_OUT/policy.killundone"
 md5sum /etc/postfix/main.cf /etc/$CHILD/main.cf /etc/$CHILD/master.cf >"$PMS_OUT/config.killundone"
 stat -c '%U %a' /var/lib/$CHILD >>"$PMS_OUT/config.killundone"
