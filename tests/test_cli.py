@@ -33,6 +33,11 @@ def test_errors_are_one_line_without_traceback():
     (["postfix-sub", "--port", "2525", "--listen", "1.2.3.4:25"], "give --port or --listen"),
     ([], "give the child instance NAME"),
     (["postfix-sub", "--all"], "give a NAME or --all"),
+    (["--all", "-g", "mta"], "give a NAME or --all or -g GROUP"),
+    (["-g", " "], "-g is empty"),
+    (["postfix-a", "postfix-b", "--listen", "10025"], "give one NAME"),
+    (["postfix-a", "postfix-a"], "a child is named twice"),
+    (["postfix-a", "--instances-json", "-"], "--instances-json holds every child"),
 ])
 def test_bad_secure_arguments_are_one_line_errors(args, message):
     exe = os.path.join(BIN, "secure-child")

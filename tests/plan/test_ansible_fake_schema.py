@@ -42,6 +42,12 @@ def keys(value, prefix=""):
     return found
 
 
+def report_keys(report):
+    """keys(), with the figures' own keys left out: which phases ran and which programs were
+    started depend on the run (the fake gives the two objects, not their contents)."""
+    return set(k for k in keys(report) if not k.startswith(("timings.", "probes.")))
+
+
 def run(exe, argv, tmp_path):
     env = dict(os.environ, FAKE_PMS_STATE=str(tmp_path / "fake.json"),
                FAKE_PMS_CALLS=str(tmp_path / "calls.jsonl"))
@@ -58,8 +64,8 @@ def test_the_fake_speaks_the_real_tools_json(offline_host, tmp_path):
         real = run(REAL, ["secure", "postfix-sub"] + common + extra, tmp_path)
         fake = run(FAKE, ["secure", "postfix-sub"] + common + extra, tmp_path)
         # Offline, the real tool restarts and verifies nothing: those lists stay empty there.
-        assert keys(fake) - VERIFIED_ONLY == keys(real) - VERIFIED_ONLY, \
-            sorted(keys(fake) ^ keys(real))
+        assert report_keys(fake) - VERIFIED_ONLY == report_keys(real) - VERIFIED_ONLY, \
+            sorted(report_keys(fake) ^ report_keys(real))
         assert set(a["kind"] for a in fake["plan"]["actions"]) <= REAL_KINDS
         assert shape(fake["diff"]) == shape(real["diff"])
     real_undo = run(REAL, ["undo", "postfix-sub", "--root", offline_host.root, "--json"],

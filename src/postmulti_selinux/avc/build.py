@@ -17,6 +17,7 @@ import struct
 import subprocess
 from typing import NamedTuple, Optional
 
+from postmulti_selinux import probes
 from postmulti_selinux.avc.triage import RoleRule, Rule
 from postmulti_selinux.errors import ToolError
 
@@ -45,6 +46,7 @@ class InstalledModule(NamedTuple):
 
 def _run(argv, what):
     try:
+        probes.process(argv)
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 universal_newlines=True)
         out, err = proc.communicate()

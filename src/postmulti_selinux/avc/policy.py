@@ -11,6 +11,7 @@ import re
 import subprocess
 from typing import NamedTuple, Optional, Tuple
 
+from postmulti_selinux import probes
 from postmulti_selinux.errors import ToolError
 from postmulti_selinux.selinux.bindings import EX_UNAVAILABLE, available, install_hint, optional
 
@@ -276,6 +277,7 @@ class SesearchPolicy(_DomainIndex):
 
     def _run(self, argv, tool):
         try:
+            probes.process(argv)
             proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     universal_newlines=True)
             out, err = proc.communicate()

@@ -7,6 +7,7 @@ import time
 import click
 
 from postmulti_selinux.cli.examples import examples
+from postmulti_selinux.cli.selection import selection_options
 from postmulti_selinux.errors import ToolError
 
 LABELS = {0: "OK", 1: "WARNING", 2: "CRITICAL"}
@@ -15,9 +16,10 @@ LABELS = {0: "OK", 1: "WARNING", 2: "CRITICAL"}
 @click.command("check", epilog=examples(
     "postmulti-selinux check postfix-sub          # exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",
     "postmulti-selinux check --all --json         # for a monitoring system",
+    "postmulti-selinux check -g mta               # every child of group mta",
     "postmulti-selinux check postfix-sub --since 3600   # denials of the last hour"))
-@click.argument("name", required=False)
-@click.option("--all", "all_children", is_flag=True, help="Every child instance.")
+@click.argument("names", metavar="[NAME]...", nargs=-1)
+@selection_options
 @click.option("--config-dir", metavar="DIR", help="The parent instance's config directory "
               "[default: /etc/postfix, under --root when given].")
 @click.option("--root", default="/", show_default=True, help="Alternate root (offline mode).")
@@ -25,16 +27,16 @@ LABELS = {0: "OK", 1: "WARNING", 2: "CRITICAL"}
               help="Count Postfix denials of the last SECONDS (default: since the child's "
                    "master started, else the last hour).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def check_command(name, all_children, config_dir, root, since, as_json):
+def check_command(names, all_children, in_group, config_dir, root, since, as_json):
     """Report labels, ports, service, listeners and recent denials of NAME; change nothing."""
-    from postmulti_selinux.cli.secure import _names
-    from postmulti_selinux.plan.check import check_child, worst
+    from postmulti_selinux.cli.selection import select_names
+    from postmulti_selinux.plan.check import check_children, worst
     from postmulti_selinux.plan.scope import resolve_scope
     try:
         scope = resolve_scope(root, config_dir)
         start = time.time() - since if since is not None else None
-        results = [(child, check_child(child, scope.config_dir, scope.root, start))
-                   for child in _names(name, all_children, scope.config_dir)]
+        chosen, _ = select_names(names, all_children, in_group, scope.config_dir)
+        results = check_children(chosen, scope.config_dir, scope.root, start)
     except ToolError as exc:
         raise ToolError(str(exc), exit_code=3)  # UNKNOWN in the plugin convention
     status = max(worst(items) for _, items in results)

@@ -12,7 +12,8 @@ SECURE = (
     "{prog} postfix-out --create --listen 127.0.0.1:2525",
     "{prog} postfix-sub --dry-run --json   # the plan, changing nothing",
     "{prog} postfix-sub --root /mnt/image  # offline: an image's tree; nothing restarted",
-    "{prog} --all                          # every child of multi_instance_directories",
+    "{prog} --all                          # every child: one transaction, one restart",
+    "{prog} -g mta                         # every child of multi_instance_group mta",
 )
 
 

@@ -28,6 +28,7 @@ class Action(object):
 
     kind = "action"
     staged = False
+    instance = None  # type: typing.Optional[str]  # the child it is for (None: shared by all)
 
     def __init__(self, title, reason):
         # type: (str, str) -> None
@@ -62,19 +63,30 @@ class Action(object):
 
 
 class Plan(object):
-    """An ordered list of actions for one instance, plus what observation found."""
+    """An ordered list of actions for one or more instances, plus what observation found.
+    ``failed`` names the children that could not be planned, with why."""
 
-    def __init__(self, instance, actions, notes=None):
-        # type: (str, typing.List[Action], typing.List[str]) -> None
-        self.instance = instance
+    def __init__(self, instances, actions, notes=None):
+        # type: (typing.Any, typing.List[Action], typing.List[str]) -> None
+        self.instances = [instances] if isinstance(instances, str) else list(instances)
         self.actions = actions
         self.notes = notes or []  # type: typing.List[str]
+        self.failed = {}  # type: typing.Dict[str, str]
 
-    def as_dict(self, ctx=None):
-        # type: (typing.Optional[Context]) -> dict
+    @property
+    def instance(self):
+        # type: () -> str
+        return ", ".join(self.instances)
+
+    def as_dict(self, ctx=None, tagged=False):
+        # type: (typing.Optional[Context], bool) -> dict
+        """With ``ctx``, each action says whether it is satisfied; ``tagged`` adds the child
+        each is for (None for the shared commit and relabel)."""
         items = []
         for action in self.actions:
             item = action.as_dict()
+            if tagged:
+                item["instance"] = action.instance
             if ctx is not None:
                 item["satisfied"] = action.satisfied(ctx)
             items.append(item)

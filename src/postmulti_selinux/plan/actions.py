@@ -10,6 +10,7 @@ import os
 import pwd
 import shutil
 import stat
+import typing
 
 from postmulti_selinux.errors import ToolError
 from postmulti_selinux.plan.action import Action
@@ -35,6 +36,11 @@ class ConfigAction(Action):
         super(ConfigAction, self).__init__(title, reason)
         self.name = name
         self.watched = watched  # paths this action may change
+        self.config_dir = os.path.dirname(watched[0]) if watched else None
+
+    def current(self, ctx):
+        """The child as its configuration says now (read alone: two postconf runs)."""
+        return ctx.manager.read_child(self.config_dir)
 
     def snapshot(self, ctx):
         return {"files": dict((path, _encode(postfix_files.read_bytes(path)))
@@ -117,7 +123,7 @@ class SetListener(ConfigAction):
 
     def satisfied(self, ctx):
         service = parse_listener_spec(self.spec)
-        child = ctx.manager.child(self.name)
+        child = self.current(ctx)
         smtpd = [e for e in child.master_entries if e.type == "inet" and e.command == "smtpd"]
         return (any(e.service == service for e in smtpd)
                 and not any(e.service == "smtp" for e in smtpd))
@@ -136,7 +142,7 @@ class ClearServiceDisable(ConfigAction):
             "inet listeners would ever open", child.name, _child_files(child))
 
     def satisfied(self, ctx):
-        child = ctx.manager.child(self.name)
+        child = self.current(ctx)
         return not any(t == "inet" or t.endswith("/inet") for t in child.master_service_disable)
 
     def apply(self, ctx):
@@ -153,7 +159,7 @@ class EnableChild(ConfigAction):
             child.name, _child_files(child))
 
     def satisfied(self, ctx):
-        return ctx.manager.child(self.name).enabled
+        return self.current(ctx).enabled
 
     def apply(self, ctx):
         return _change_data(ctx.manager.enable(self.name))
@@ -219,9 +225,10 @@ class CommitPolicy(Action):
     it can be undone; undo reverses only what the store really holds of it, and says so."""
     kind = "commit-policy"
 
-    def __init__(self, count):
+    def __init__(self, count, title=None):
+        # type: (int, typing.Optional[str]) -> None
         super(CommitPolicy, self).__init__(
-            "commit {} policy change(s) in one transaction".format(count),
+            title or "commit {} policy change(s) in one transaction".format(count),
             "one rebuild per run, and one undo record for all of it")
 
     def snapshot(self, ctx):
@@ -274,13 +281,15 @@ class RelabelChild(Action):
     """restorecon -R of the child's trees, in process, touching only files that differ."""
     kind = "relabel"
 
-    def __init__(self, paths, count):
+    def __init__(self, pairs, count):
+        # type: (typing.List[typing.Tuple[str, str]], int) -> None
+        """``pairs``: (parent_dir, child_dir) system paths; the child dirs are relabeled."""
+        self.pairs = list(pairs)
+        self.paths = [child for _, child in self.pairs]
         super(RelabelChild, self).__init__(
-            "relabel {}".format(", ".join(paths)),
+            "relabel {}".format(", ".join(self.paths)),
             "{} path(s) do not carry the label of the parent's corresponding path".format(count)
             if count else "the equivalences change what the policy says for these trees")
-        self.paths = paths
-        self.pairs = []  # (parent, child) set by the plan builder
 
     def satisfied(self, ctx):
         return not wrong_labels(ctx.policy_root, self.pairs)

@@ -9,6 +9,7 @@ verification.
 """
 
 import os
+import typing
 
 from postmulti_selinux.errors import ToolError
 from postmulti_selinux.plan.action import Plan
@@ -54,31 +55,94 @@ def _differences(obs, parent, child):
     return "{} would be {} instead of {}{}".format(relative, _type(mine), _type(theirs), more)
 
 
+Spec = typing.NamedTuple("Spec", [("name", str), ("listen", typing.Optional[str]),
+                                   ("create", bool), ("group", typing.Optional[str])])
+Spec.__new__.__defaults__ = (None, False, None)
+Spec.__doc__ = "One child a run secures: its name, --listen, --create and the group to create in."
+
+ChildParts = typing.NamedTuple("ChildParts", [
+    ("config", list), ("staged", list), ("layout", list), ("pairs", list), ("notes", list)])
+
+
 def build_plan(obs, listen=None, create=False, group=None):
     # type: (object, str, bool, str) -> Plan
     """The plan for ``obs.name``. With ``create``, a missing child is created first and the
     rest is planned once it exists (see execute.secure)."""
-    check_name(obs.name)
-    notes = []
-    actions = []
-    if listen:
-        clashes = listen_clashes(obs.host, listen, obs.child)
-        if clashes:
-            raise ToolError(clashes[0].message, hint=clashes[0].hint)
-    if obs.child is None:
-        if not create:
-            obs.host.child(obs.name)  # raises the "no such child" error with the known names
-        actions.append(CreateChild(obs.name, group, os.path.join(
-            obs.host.parent.config_directory, "main.cf")))
-        notes.append("the remaining steps are planned once {} exists".format(obs.name))
-        return Plan(obs.name, actions, notes)
-    child = obs.child
-    if listen:
-        actions.append(SetListener(child, listen))
-    actions.append(ClearServiceDisable(child))
-    actions.append(EnableChild(child))
+    return build_host_plan(obs, [Spec(obs.name, listen, create, group)])
 
-    staged = []
+
+def build_host_plan(obs, specs, skip_failed=False):
+    # type: (object, typing.List[Spec], bool) -> Plan
+    """One plan for every child in ``specs``: each child's configuration, then all their
+    policy changes in one transaction, their queue layouts, one relabel of all their trees.
+
+    A child that must be created first gets only its CreateChild; the rest is planned once it
+    exists. With ``skip_failed`` a child that cannot be planned is left out and named in
+    ``plan.failed`` (the others are still planned); otherwise its ToolError is raised."""
+    creates, parts, failed = [], [], {}
+    for spec in specs:
+        view = obs.for_child(spec.name)
+        try:
+            check_name(spec.name)
+            if spec.listen:
+                clashes = listen_clashes(view.host, spec.listen, view.child)
+                if clashes:
+                    raise ToolError(clashes[0].message, hint=clashes[0].hint)
+            if view.child is None:
+                if not spec.create:
+                    view.host.child(spec.name)  # raises "no such child" with the known names
+                creates.append(_tagged(CreateChild(spec.name, spec.group, os.path.join(
+                    view.host.parent.config_directory, "main.cf")), spec.name))
+                continue
+            parts.append(_child_parts(view, spec.listen))
+        except ToolError as exc:
+            if not skip_failed:
+                raise
+            failed[spec.name] = str(exc)
+    names = [s.name for s in specs]
+    if creates:
+        plan = Plan(names, creates, ["the remaining steps are planned once {} exist{}".format(
+            ", ".join(a.name for a in creates), "s" if len(creates) == 1 else "")])
+        plan.failed = failed
+        return plan
+    actions = [a for p in parts for a in p.config]
+    staged, seen_ports = [], set()
+    for part in parts:
+        for action in part.staged:
+            key = (action.decision.port, action.decision.proto) if isinstance(
+                action, AddPortLabel) else None
+            if key is not None and key in seen_ports:
+                continue  # two children on one port (other addresses): one label
+            seen_ports.add(key)
+            staged.append(action)
+    actions.extend(staged)
+    if staged:
+        actions.append(CommitPolicy(len(staged)))
+    actions.extend(a for p in parts for a in p.layout)
+    pairs = [pair for p in parts for pair in p.pairs]
+    if pairs:
+        wrong = wrong_labels(obs.policy_root, pairs)
+        actions.append(RelabelChild(pairs, len([w for w in wrong if w.current])))
+    plan = Plan(names, actions, [n for p in parts for n in p.notes])
+    plan.failed = failed
+    return plan
+
+
+def _tagged(action, name):
+    action.instance = name
+    return action
+
+
+def _child_parts(obs, listen):
+    # type: (object, typing.Optional[str]) -> ChildParts
+    """What one existing child needs, each action tagged with its name."""
+    child = obs.child
+    name = obs.name
+    config = []
+    if listen:
+        config.append(SetListener(child, listen))
+    config.extend([ClearServiceDisable(child), EnableChild(child)])
+    staged, notes = [], []
     for role, parent_dir, child_dir in obs.dir_pairs():
         diff = _differences(obs, parent_dir, child_dir)
         if diff:
@@ -86,27 +150,18 @@ def build_plan(obs, listen=None, create=False, group=None):
         else:
             notes.append("{}: the policy already labels {} like {}".format(
                 role, child_dir, parent_dir))
-    decisions = obs.port_decisions(listener_ports(child, listen))
-    for decision in decisions:
+    for decision in obs.port_decisions(listener_ports(child, listen)):
         if decision.action == "label":
             staged.append(AddPortLabel(decision))
         else:
             notes.append("port {}/{}: {}".format(decision.port, decision.proto, decision.reason))
-    actions.extend(staged)
-    if staged:
-        actions.append(CommitPolicy(len(staged)))
-
     for key in ("queue_directory", "data_directory"):
         top = getattr(child, key)
         if top and not os.path.isdir(os.path.dirname(os.path.normpath(top))):
             raise ToolError("{}: the parent directory of {} {} does not exist".format(
                 child.label, key, top), hint="recreate it or fix main.cf")
     entries = expected_directories(obs.manager.postfix, child)
-    actions.append(CompleteQueueLayout(child, entries, entry_problems(entries)))
-
+    layout = [CompleteQueueLayout(child, entries, entry_problems(entries))]
     pairs = [(parent_dir, child_dir) for _, parent_dir, child_dir in obs.dir_pairs()]
-    wrong = wrong_labels(obs.policy_root, pairs)
-    relabel = RelabelChild([c for _, c in pairs], len([w for w in wrong if w.current]))
-    relabel.pairs = pairs
-    actions.append(relabel)
-    return Plan(obs.name, actions, notes)
+    return ChildParts([_tagged(a, name) for a in config], [_tagged(a, name) for a in staged],
+                      [_tagged(a, name) for a in layout], pairs, notes)

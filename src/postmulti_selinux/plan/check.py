@@ -17,7 +17,19 @@ Item = typing.NamedTuple("Item", [("name", str), ("status", int), ("detail", str
 
 def check_child(name, config_dir="/etc/postfix", root="/", since=None):
     # type: (str, str, str, typing.Optional[float]) -> typing.List[Item]
-    obs = Observation(name, config_dir, root)
+    return check_children([name], config_dir, root, since)[0][1]
+
+
+def check_children(names, config_dir="/etc/postfix", root="/", since=None):
+    # type: (typing.List[str], str, str, typing.Optional[float]) -> typing.List[typing.Tuple[str, typing.List[Item]]]
+    """(name, items) for each child, from one look at the host."""
+    host = Observation(None, config_dir, root)
+    return [(name, _check(host.for_child(name), since)) for name in names]
+
+
+def _check(obs, since):
+    # type: (Observation, typing.Optional[float]) -> typing.List[Item]
+    name = obs.name
     items = []
     state = obs.selinux
     items.append(Item("selinux", OK if state.enforcing else WARNING if state.enabled else CRITICAL,

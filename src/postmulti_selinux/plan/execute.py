@@ -2,6 +2,8 @@
 through the service manager, verify, and self-heal from new denials for a bounded number of rounds.
 """
 
+import collections
+import contextlib
 import os
 import shutil
 import signal
@@ -9,16 +11,18 @@ import tempfile
 import time
 import typing
 
+from postmulti_selinux import probes
 from postmulti_selinux.errors import ToolError
 from postmulti_selinux.plan.action import Context
 from postmulti_selinux.plan.actions import CommitPolicy, CreateChild, RelabelChild, wrong_labels
-from postmulti_selinux.plan.build import build_plan
-from postmulti_selinux.plan.journal import Journal, Lock
+from postmulti_selinux.plan.build import Spec, build_host_plan
+from postmulti_selinux.plan.journal import HOST, Journal, Lock
 from postmulti_selinux.plan.observe import Observation, require_selinux, selinux_state
-from postmulti_selinux.plan.recovery import keep_parent_up
+from postmulti_selinux.plan.recovery import keep_parent_running, set_aside
 from postmulti_selinux.plan.scope import resolve_scope
 from postmulti_selinux.plan.service import restart_postfix
-from postmulti_selinux.plan.verify import Baseline, child_trees, label_check, verify_child
+from postmulti_selinux.plan.verify import (
+    Baseline, child_trees, label_check, master_pid, verify_child)
 from postmulti_selinux.postfix.layout import child_start_problems
 from postmulti_selinux.postfix.manage import check_name
 from postmulti_selinux.selinux import PolicyTransaction
@@ -49,20 +53,99 @@ class Options(object):
         self.allow_sensitive = allow_sensitive
 
 
-class Report(object):
-    """What a run did, for the human summary and --json."""
+class Phases(object):
+    """Seconds spent in each phase of a run (observe, config, commit, relabel, restart,
+    verify, self_heal), for --json and the VM figures."""
 
-    def __init__(self, instance, dry_run):
+    def __init__(self):
+        self.seconds = collections.OrderedDict()  # type: typing.Dict[str, float]
+        self.started = time.monotonic()
+
+    @contextlib.contextmanager
+    def __call__(self, name):
+        began = time.monotonic()
+        try:
+            yield
+        finally:
+            self.add(name, time.monotonic() - began)
+
+    def add(self, name, seconds):
+        # type: (str, float) -> None
+        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+
+    def as_dict(self):
+        # type: () -> dict
+        data = dict((k, round(v, 3)) for k, v in self.seconds.items())
+        data["total"] = round(time.monotonic() - self.started, 3)
+        return data
+
+
+PHASE_OF = {"commit-policy": "commit", "relabel": "relabel"}  # other actions: "config"
+
+
+class ChildResult(object):
+    """One child's outcome in a run: its verification, notes, and why it was not secured."""
+
+    def __init__(self, instance):
+        # type: (str) -> None
         self.instance = instance
+        self.verification = []  # type: typing.List[dict]
+        self.notes = []  # type: typing.List[str]
+        self.error = ""
+
+    @property
+    def ok(self):
+        # type: () -> bool
+        return not self.error and all(c["ok"] for c in self.verification)
+
+    def as_dict(self):
+        # type: () -> dict
+        data = {"instance": self.instance, "ok": self.ok, "secured": self.ok,
+                "verification": self.verification, "notes": self.notes}
+        if self.error:
+            data["error"] = self.error
+        return data
+
+
+class Report(object):
+    """What a run did, for the human summary and --json. One child's run prints the child's
+    report; a run over several (``host_form``) prints one host report with a part per child."""
+
+    def __init__(self, instances, dry_run, host_form=False):
+        # type: (typing.Any, bool, bool) -> None
+        self.instances = [instances] if isinstance(instances, str) else list(instances)
         self.dry_run = dry_run
+        self.host_form = host_form
         self.plans = []  # type: typing.List[dict]
         self.applied = []  # type: typing.List[dict]
         self.restarts = 0
         self.store_rebuilds = 0
         self.rounds = []  # type: typing.List[dict]
-        self.verification = []  # type: typing.List[dict]
         self.notes = []  # type: typing.List[str]
-        self.diff = {"before": {}, "after": {}}
+        self.diff = {"before": {}, "after": {}}  # type: dict
+        self.children = collections.OrderedDict(
+            (name, ChildResult(name)) for name in self.instances)
+        self.phases = Phases()
+        self.probes = {}  # type: dict
+
+    @property
+    def instance(self):
+        # type: () -> str
+        return ", ".join(self.instances)
+
+    def child(self, name):
+        # type: (str) -> ChildResult
+        return self.children[name]
+
+    @property
+    def verification(self):
+        # type: () -> typing.List[dict]
+        """Every check of every child (each tagged with its child in the host form)."""
+        checks = []
+        for result in self.children.values():
+            for check in result.verification:
+                checks.append(dict(check, instance=result.instance) if self.host_form else check)
+        return checks
 
     @property
     def changed(self):
@@ -74,18 +157,30 @@ class Report(object):
 
     @property
     def ok(self):
-        return all(c["ok"] for c in self.verification)
+        return all(c.ok for c in self.children.values())
 
     def as_dict(self):
         plan = {"instance": self.instance, "actions": [], "notes": []}
         for item in self.plans:
             plan["actions"].extend(item["actions"])
             plan["notes"].extend(item["notes"])
-        return {"instance": self.instance, "dry_run": self.dry_run, "changed": self.changed,
+        notes = list(self.notes)
+        if not self.host_form:
+            notes += self.children[self.instances[0]].notes
+        data = {"instance": self.instance, "dry_run": self.dry_run, "changed": self.changed,
                 "ok": self.ok, "plan": plan, "applied": self.applied,
                 "restarts": self.restarts, "store_rebuilds": self.store_rebuilds,
                 "rounds": self.rounds, "verification": self.verification,
-                "notes": self.notes, "diff": self.diff}
+                "notes": notes, "diff": self.diff, "timings": self.phases.as_dict(),
+                "probes": self.probes}
+        if self.host_form:
+            del data["instance"]
+            del plan["instance"]
+            data["instances"] = list(self.instances)
+            data["children"] = [c.as_dict() for c in self.children.values()]
+        elif self.children[self.instances[0]].error:
+            data["error"] = self.children[self.instances[0]].error
+        return data
 
 
 def _run_actions(plan, ctx, journal, report):
@@ -109,10 +204,13 @@ def _apply_one(action, ctx, journal, report, reason=None):
     if os.environ.get(KILL_HOOK) == action.kind:
         os.kill(os.getpid(), signal.SIGKILL)
     ctx.log("{}: {}".format(action.kind, action.title))
-    result = action.apply(ctx)
+    with report.phases(PHASE_OF.get(action.kind, "config")):
+        result = action.apply(ctx)
     journal.done(entry, result)
-    report.applied.append({"kind": action.kind, "title": action.title,
-                           "reason": reason or action.reason})
+    item = {"kind": action.kind, "title": action.title, "reason": reason or action.reason}
+    if report.host_form:
+        item["instance"] = action.instance
+    report.applied.append(item)
     if isinstance(action, CommitPolicy):
         report.store_rebuilds += result.get("rebuilds", 0)
         ctx.transaction = PolicyTransaction(ctx.policy_root)
@@ -134,101 +232,187 @@ def _snapshot_state(obs):
                 w.path, w.current, w.expected) for w in wrong[:5]]}
 
 
+def _host_snapshot(obs, report):
+    # type: (Observation, Report) -> dict
+    """_snapshot_state of the run's child, or of each child by name in the host form."""
+    if not report.host_form:
+        return _snapshot_state(obs.for_child(report.instances[0]))
+    return dict((name, _snapshot_state(obs.for_child(name))) for name in report.instances)
+
+
 def secure(name, options, log=None, meter=None):
     # type: (str, Options, typing.Callable, typing.Callable) -> Report
-    """The one-shot: plan, apply, restart, verify (and self-heal). Dry run: plan only.
+    """The one-shot for one child: plan, apply, restart, verify (and self-heal)."""
+    return secure_children([Spec(name, options.listen, options.create, options.group)], options,
+                           log, meter)
+
+
+def secure_children(specs, options, log=None, meter=None, host_form=None):
+    # type: (typing.List[Spec], Options, typing.Callable, typing.Callable, typing.Optional[bool]) -> Report
+    """Secure every child in ``specs`` in one run: one observation, one plan, one policy
+    transaction, one relabel, one restart, then verification per child. Dry run: plan only.
 
     A real run takes the lock before it looks at the host, so that a plan is never built from
     a look that another run has made stale. Offline (``--root``), nothing is restarted.
-    """
+    ``host_form`` (default: more than one child) makes the report the host report."""
     show_store_messages(log is not None)
     log = log or (lambda text: None)
-    check_name(name)
+    names = [spec.name for spec in specs]
+    for name in names:
+        check_name(name)
+    if not names:
+        raise ToolError("no child instance to secure")
+    if len(set(names)) != len(names):
+        raise ToolError("a child is named twice: {}".format(", ".join(names)))
     scope = resolve_scope(options.root, options.config_dir, options.state)
+    host_form = len(specs) > 1 if host_form is None else host_form
     if options.dry_run:
-        return _secure(name, options, scope, log, meter)
+        return _secure(specs, options, scope, log, meter, host_form)
     with Lock(scope.state_dir):
-        return _secure(name, options, scope, log, meter)
+        return _secure(specs, options, scope, log, meter, host_form)
 
 
-def _secure(name, options, scope, log, meter=None):
-    # type: (str, Options, typing.Any, typing.Callable, typing.Callable) -> Report
-    obs = Observation(name, scope.config_dir, scope.root, options.port_backend)
-    report = Report(name, options.dry_run)
-    require_selinux(obs.selinux)
+def _secure(specs, options, scope, log, meter, host_form):
+    # type: (list, Options, typing.Any, typing.Callable, typing.Callable, bool) -> Report
+    names = [spec.name for spec in specs]
+    report = Report(names, options.dry_run, host_form)
+    counted = probes.snapshot()
+    try:
+        _secure_observed(specs, options, scope, log, meter, report)
+    finally:
+        report.probes = probes.since(counted)
+    return report
+
+
+def _secure_observed(specs, options, scope, log, meter, report):
+    names = report.instances
+    several = len(specs) > 1
+    with report.phases("observe"):
+        obs = Observation(None, scope.config_dir, scope.root, options.port_backend)
+        require_selinux(obs.selinux)
+        if several:
+            for spec in specs:
+                if not spec.create:
+                    obs.host.child(spec.name)  # an unknown name is a usage error, before all
+        plan = build_host_plan(obs, specs, skip_failed=several)
     restart = options.restart and not scope.offline
     if scope.offline and options.restart:
         report.notes.append("offline (--root {}): Postfix was not restarted and nothing was "
                             "probed; restart Postfix on the host this root belongs to".format(
                                 scope.root))
-    plan = build_plan(obs, options.listen, options.create, options.group)
+    _record_failed(plan, report)
     transaction = PolicyTransaction(obs.policy_root)
-    if obs.child is not None:
+    if any(obs.for_child(n).child is not None for n in names):
         log("policy {} ({}); port questions answered by {}; store committed by {}; service "
             "manager {}".format(obs.policy_root.policy_file, obs.selinux.policy_type,
                                 obs.port_check().backend_description,
                                 transaction.backend_name, obs.service_manager))
     ctx = Context(obs.manager, obs.policy_root, transaction, log, meter)
-    report.diff["before"] = _snapshot_state(obs)
+    report.diff["before"] = _host_snapshot(obs, report)
     if options.dry_run:
-        report.plans.append(plan.as_dict(ctx))
+        report.plans.append(plan.as_dict(ctx, tagged=report.host_form))
         if any(isinstance(a, CreateChild) for a in plan.actions):
             report.notes.append("dry run: the child does not exist yet, so later steps are "
                                 "planned after --create makes it")
         report.diff["after"] = report.diff["before"]
-        return report
-    journal = Journal(scope.state_dir, name, scope.root)
-    report.plans.append(plan.as_dict(ctx))
+        return
+    journal = Journal(scope.state_dir, names[0] if not several else HOST, scope.root,
+                      covers=names if several else None)
+    report.plans.append(plan.as_dict(ctx, tagged=report.host_form))
     ran = _run_actions(plan, ctx, journal, report)
     if any(isinstance(a, CreateChild) for a in plan.actions):
-        obs.refresh()
-        plan = build_plan(obs, options.listen)
-        report.plans.append(plan.as_dict(ctx))
+        with report.phases("observe"):
+            obs.refresh()
+            plan = build_host_plan(obs, [s._replace(create=False) for s in specs
+                                         if s.name not in report_failed(report)],
+                                   skip_failed=several)
+        _record_failed(plan, report)
+        report.plans.append(plan.as_dict(ctx, tagged=report.host_form))
         ran += _run_actions(plan, ctx, journal, report)
-    obs.refresh()
-    _restart_and_verify(obs, ctx, journal, report, options, ran, log, restart)
-    report.diff["after"] = _snapshot_state(obs)
-    return report
+    with report.phases("observe"):
+        obs.refresh()
+    views = [obs.for_child(n) for n in names if not report.child(n).error]
+    _restart_and_verify(obs, views, ctx, journal, report, options, ran, log, restart)
+    report.diff["after"] = _host_snapshot(obs, report)
 
 
-def _restart_and_verify(obs, ctx, journal, report, options, ran, log, restart):
-    """Restart when something changed (or the child is unhealthy), verify, self-heal."""
+def report_failed(report):
+    # type: (Report) -> typing.List[str]
+    return [name for name, result in report.children.items() if result.error]
+
+
+def _record_failed(plan, report):
+    for name, why in plan.failed.items():
+        report.child(name).error = why
+        report.child(name).notes.append("{} is not secured: {}; the others are".format(name, why))
+
+
+def _restart_and_verify(obs, views, ctx, journal, report, options, ran, log, restart):
+    """Restart once when something changed (or a child is unhealthy), verify each child,
+    self-heal the ones that fail. A child that cannot start is set aside (see recovery)."""
     state_fn = lambda: selinux_state(options.root)  # noqa: E731
+    if not views:
+        return
     if not restart:
         report.notes.append("restart skipped (--no-restart): verify by restarting Postfix")
         return
     if not ran:
-        checks = _verify(obs, state_fn, time.time(), options, settle=0)
-        if all(c.ok for c in checks):
-            report.verification = [c._asdict() for c in checks]
+        with report.phases("verify"):
+            checks = dict((v.name, _verify(v, state_fn, time.time(), options, settle=0))
+                          for v in views)
+        if all(c.ok for found in checks.values() for c in found):
+            for view in views:
+                report.child(view.name).verification = [c._asdict() for c in checks[view.name]]
             return
-        report.notes.append("no configuration change was needed but the child is not healthy: "
-                            "restarting")
+        report.notes.append("no configuration change was needed but {} not healthy: "
+                            "restarting".format("the child is" if len(views) == 1 else
+                                                "a child is"))
     apply_action = lambda action, reason: _apply_one(  # noqa: E731
         action, ctx, journal, report, reason)
-    problems = child_start_problems(obs.manager.postfix, obs.child)
-    if problems:
-        keep_parent_up(obs, ctx, apply_action, report, "it cannot start: " + "; ".join(problems),
-                       log)
+    problems = dict((v.name, child_start_problems(obs.manager.postfix, v.child)) for v in views)
+    startable = [v for v in views if not problems[v.name]]
+    for view in views:
+        if problems[view.name]:
+            set_aside(view, ctx, apply_action, report.child(view.name),
+                      "it cannot start: " + "; ".join(problems[view.name]), bool(startable))
+    if not startable:
+        keep_parent_running(obs, report, log)
         return
     for round_number in range(1, MAX_ROUNDS + 1):
         try:
-            began = restart_postfix(obs.service_manager, obs.child.name, log)
+            with report.phases("restart"):
+                report.restarts += 1
+                began = restart_postfix(obs.service_manager, [v.name for v in startable], log)
         except ToolError as exc:
-            report.restarts += 1
-            keep_parent_up(obs, ctx, apply_action, report, str(exc), log)
-            return
-        report.restarts += 1
+            down = [v for v in startable if master_pid(v.child.queue_directory) is None]
+            down = down or startable  # which one failed cannot be told: all are set aside
+            startable = [v for v in startable if v not in down]
+            for view in down:
+                set_aside(view, ctx, apply_action, report.child(view.name), str(exc),
+                          bool(startable))
+            if not startable:
+                keep_parent_running(obs, report, log)
+                return
+            continue  # start again without the children that could not
         time.sleep(1.0)
-        checks = _verify(obs, state_fn, began, options)
-        report.verification = [c._asdict() for c in checks]
-        failed = [c for c in checks if not c.ok]
-        round_info = {"round": round_number, "failed": [c.name for c in failed]}
+        with report.phases("verify"):
+            failed = {}
+            for view in startable:
+                checks = _verify(view, state_fn, began, options)
+                report.child(view.name).verification = [c._asdict() for c in checks]
+                bad = [c.name for c in checks if not c.ok]
+                if bad:
+                    failed[view.name] = bad
+        round_info = {"round": round_number, "failed": (
+            ["{}: {}".format(n, c) for n, bad in failed.items() for c in bad] if report.host_form
+            else [c for bad in failed.values() for c in bad])}
         report.rounds.append(round_info)
         if not failed or not options.verify:
             return
-        fixed = _self_heal(obs, ctx, journal, report, options, began, round_info, log,
-                           relabel=any(c.name == "labels" for c in failed))
+        with report.phases("self_heal"):
+            fixed = _self_heal(obs, [v for v in startable if v.name in failed], ctx, journal,
+                               report, options, began, round_info, log,
+                               relabel=[n for n, bad in failed.items() if "labels" in bad])
         if not fixed:
             return
 
@@ -240,11 +424,11 @@ def _verify(obs, state_fn, since, options, settle=20.0):
     return checks + [label_check(obs.policy_root, [(p, c) for _, p, c in obs.dir_pairs()])]
 
 
-def _self_heal(obs, ctx, journal, report, options, since, round_info, log, relabel=False):
+def _self_heal(obs, views, ctx, journal, report, options, since, round_info, log, relabel=()):
     # type: (...) -> bool
-    """Explain the denials since ``since``; fix by labels first, then (guarded) a module.
-    ``relabel``: the label check failed (files Postfix made at start), relabel whatever the
-    denials say."""
+    """Explain the denials since ``since`` of the children that failed; fix by labels first
+    (one relabel of their trees), then (guarded) one module for all their true policy gaps.
+    ``relabel``: the children whose label check failed (files Postfix made at start)."""
     from postmulti_selinux.avc import analysis, build, paths, policy
     audit = "/var/log/audit/audit.log"
     if not os.path.exists(audit):
@@ -254,21 +438,28 @@ def _self_heal(obs, ctx, journal, report, options, since, round_info, log, relab
     instances = [paths.InstanceDirs(i.name or "postfix", i.config_directory, i.queue_directory,
                                     i.data_directory) for i in obs.host.instances]
     mapper = paths.PathMapper(instances, parent=instances[0])
-    result = analysis.analyse(query, files=[audit], expected_context=expected, mapper=mapper,
-                              since=since, instance=obs.child.name,
-                              allow_sensitive=options.allow_sensitive)
-    baseline = Baseline(since, child_trees(obs.child))
-    findings = [f for f in result.findings if f.kind != "out_of_scope" and
-                not baseline.covers(f.source, f.target, f.tclass, f.perms)]
+    findings, seen, mislabeled = [], set(), set(relabel)
+    for view in views:
+        result = analysis.analyse(query, files=[audit], expected_context=expected, mapper=mapper,
+                                  since=since, instance=view.child.name,
+                                  allow_sensitive=options.allow_sensitive)
+        baseline = Baseline(since, child_trees(view.child))
+        for finding in result.findings:
+            if finding.kind == "out_of_scope" or baseline.covers(
+                    finding.source, finding.target, finding.tclass, finding.perms):
+                continue
+            if finding.kind == "mislabel":
+                mislabeled.add(view.name)
+            if finding.line() not in seen:
+                seen.add(finding.line())
+                findings.append(finding)
     round_info["findings"] = [f.line() for f in findings]
-    if not findings and not relabel:
+    if not findings and not mislabeled:
         return False
     acted = False
-    if relabel or any(f.kind == "mislabel" for f in findings):
-        pairs = [(p, c) for _, p, c in obs.dir_pairs()]
-        action = RelabelChild([c for _, c in pairs], 0)
-        action.pairs = pairs
-        result = _apply_one(action, ctx, journal, report,
+    pairs = [(p, c) for view in views if view.name in mislabeled for _, p, c in view.dir_pairs()]
+    if pairs:
+        result = _apply_one(RelabelChild(pairs, 0), ctx, journal, report,
                             "new denials on files created after the first relabel")
         acted = result.get("changed", 0) > 0
     installed = build.read_installed(MODULE_NAME, obs.policy_root.policy_type,
@@ -279,8 +470,8 @@ def _self_heal(obs, ctx, journal, report, options, since, round_info, log, relab
         try:
             built = build.compile_module(module, workdir)
             ctx.transaction.install_module(built.pp_path)
-            commit = CommitPolicy(1)
-            commit.title = "install policy module {} {}".format(module.name, module.version)
+            commit = CommitPolicy(1, "install policy module {} {}".format(
+                module.name, module.version))
             _apply_one(commit, ctx, journal, report, "true policy gaps: " + "; ".join(
                 f.line() for f in findings if f.rule or f.role_rule))
             acted = True

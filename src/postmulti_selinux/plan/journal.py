@@ -18,6 +18,7 @@ from postmulti_selinux.plan.scope import under
 from postmulti_selinux.postfix.manage import check_name
 
 STATES = ("begun", "done")
+HOST = "host"  # the journal of runs that secured several children at once (no child is "host")
 # Keys of an entry's data that hold paths on disk (under the root): a journal that names a path
 # outside the root is refused before anything is written through it.
 _PATH_LISTS = ("created", "backups")
@@ -97,9 +98,13 @@ def journal_problem(data, instance, root="/"):
 class Journal(object):
     """The journal of one instance."""
 
-    def __init__(self, directory, instance, root="/"):
-        # type: (str, str, str) -> None
-        check_name(instance)  # never a path: "../x" cannot reach outside the state directory
+    def __init__(self, directory, instance, root="/", covers=None):
+        # type: (str, str, str, typing.Optional[typing.List[str]]) -> None
+        """``instance``: a child's name, or HOST for runs over several children, each run
+        then naming the children it ``covers``."""
+        if instance != HOST:
+            check_name(instance)  # never a path: "../x" cannot reach outside the state directory
+        self.covers = list(covers or [])
         self.path = os.path.join(directory, "journal", "{}.json".format(instance))
         self.instance = instance
         self.data = {"instance": instance, "runs": []}
@@ -130,8 +135,13 @@ class Journal(object):
         """Record that ``action`` is about to change the host (written before it does)."""
         if self._run is None:
             self._run = {"started": time.time(), "entries": []}
+            if self.covers:
+                self._run["instances"] = list(self.covers)
             self.runs.append(self._run)
-        entry = {"action": action.as_dict(), "state": "begun", "data": snapshot}
+        described = action.as_dict()
+        if getattr(action, "instance", None):
+            described["instance"] = action.instance
+        entry = {"action": described, "state": "begun", "data": snapshot}
         self._run["entries"].append(entry)
         self.save()
         return entry
@@ -157,9 +167,12 @@ class Journal(object):
         except (IOError, OSError) as exc:
             raise _unusable(os.path.dirname(self.path), exc)
 
-    def clear(self):
-        # type: () -> None
-        """Forget every run (after a complete undo)."""
-        if os.path.exists(self.path):
+    def clear(self, runs=None):
+        # type: (typing.Optional[list]) -> None
+        """Forget ``runs`` (default: every run), after they were undone; no runs left, no file."""
+        kept = [] if runs is None else [r for r in self.runs if not any(r is x for x in runs)]
+        self.data = {"instance": self.instance, "runs": kept}
+        if kept:
+            self.save()
+        elif os.path.exists(self.path):
             os.unlink(self.path)
-        self.data = {"instance": self.instance, "runs": []}

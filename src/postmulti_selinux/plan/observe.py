@@ -1,5 +1,6 @@
 """Observe the host: SELinux state, Postfix instances, labels, listener ports, service manager."""
 
+import copy
 import os
 import shutil
 import typing
@@ -61,10 +62,12 @@ def child_dir_pairs(parent, child):
 
 
 class Observation(object):
-    """Everything the plan is built from, read once."""
+    """Everything the plan is built from, read once: the host's Postfix instances, its policy
+    and service manager. :meth:`for_child` gives one child's view of it, sharing what was read
+    (one port check, one discover) with the other children of the run."""
 
     def __init__(self, name, config_dir="/etc/postfix", root="/", port_backend="auto"):
-        # type: (str, str, str, str) -> None
+        # type: (typing.Optional[str], str, str, str) -> None
         self.name = name
         self.manager = Manager(config_dir)
         self.policy_root = PolicyRoot(root)
@@ -73,15 +76,24 @@ class Observation(object):
         self.port_backend = port_backend
         self.host = None  # the Postfix Host, read by refresh()
         self.child = None  # set by refresh() once the child exists
-        self._ports = None  # type: typing.Optional[PortCheck]
+        self._shared = {}  # type: dict  # the port check, shared by every child's view
         self.refresh()
 
     def refresh(self):
         # type: () -> None
         """Re-read Postfix state (after a create or listener change)."""
         self.host = self.manager.host()
-        existing = [c for c in self.host.children if c.matches(self.name)]
+        existing = [c for c in self.host.children if self.name and c.matches(self.name)]
         self.child = existing[0] if existing else None
+
+    def for_child(self, name):
+        # type: (str) -> Observation
+        """This observation as child ``name`` sees it (no new look at the host)."""
+        view = copy.copy(self)
+        view.name = name
+        existing = [c for c in self.host.children if c.matches(name)]
+        view.child = existing[0] if existing else None
+        return view
 
     @property
     def parent(self):
@@ -103,9 +115,9 @@ class Observation(object):
 
     def port_check(self):
         # type: () -> PortCheck
-        if self._ports is None:
-            self._ports = PortCheck(self.policy_root, backend=self.port_backend)
-        return self._ports
+        if "ports" not in self._shared:
+            self._shared["ports"] = PortCheck(self.policy_root, backend=self.port_backend)
+        return self._shared["ports"]
 
     def port_decisions(self, ports):
         # type: (typing.Iterable[int]) -> list

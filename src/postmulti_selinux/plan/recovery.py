@@ -31,7 +31,7 @@ class TakeChildOutOfStartSet(ConfigAction):
             _child_files(child))
 
     def satisfied(self, ctx):
-        return not ctx.manager.child(self.name).enabled
+        return not self.current(ctx).enabled
 
     def apply(self, ctx):
         return _change_data(ctx.manager.disable(self.name))
@@ -49,43 +49,64 @@ def parent_up(parent, wait=0.0):
         time.sleep(0.5)
 
 
-def keep_parent_up(obs, ctx, apply_action, report, why, log):
-    # type: (typing.Any, typing.Any, typing.Callable, typing.Any, str, typing.Callable) -> None
-    """After ``why`` (the child cannot start): make sure the parent runs. Where one service
-    starts every instance (EL's postfix.service, or the ``service`` command), the child is taken
-    out of the start set first, since the next restart or boot would stop the parent with it;
-    with per-instance units (Debian's postfix@NAME) it stays as it is."""
-    report.verification.append(Check("child startable", False, why)._asdict())
+def set_aside(obs, ctx, apply_action, result, why, others_continue=False):
+    # type: (typing.Any, typing.Any, typing.Callable, typing.Any, str, bool) -> None
+    """Child ``obs.child`` cannot start (``why``): record it in ``result`` (its ChildResult).
+    Where one service starts every instance (EL's postfix.service, or the ``service``
+    command), it is taken out of the start set, since the next restart or boot would stop the
+    parent with it; with per-instance units (Debian's postfix@NAME) it stays as it is. With
+    ``others_continue`` the run goes on restarting the other children without it."""
+    result.verification.append(Check("child startable", False, why)._asdict())
     shared = obs.service_manager != "systemd" or instance_unit(obs.child.name) == "postfix.service"
     if shared and obs.child.enabled:
-        apply_action(TakeChildOutOfStartSet(obs.child, why),
-                     "one service starts every instance here: with {} in its start set, a "
-                     "restart or a boot stops the parent too".format(obs.child.label))
+        action = TakeChildOutOfStartSet(obs.child, why)
+        action.instance = obs.name
+        apply_action(action, "one service starts every instance here: with {} in its start "
+                     "set, a restart or a boot stops the parent too".format(obs.child.label))
+    result.set_aside = (obs.child.label, why, shared)
+    if others_continue:
+        result.notes.append("{} is not secured ({}){}; the parent and the other children were "
+                            "started without it".format(obs.child.label, why, "; it was taken "
+                                                        "out of the start set" if shared else ""))
+        result.set_aside = None
+
+
+def keep_parent_running(obs, report, log):
+    # type: (typing.Any, typing.Any, typing.Callable) -> None
+    """No child of the run could be started: make sure the parent runs, and say so for each
+    child set aside (see :func:`set_aside`)."""
+    aside = [r for r in report.children.values() if getattr(r, "set_aside", None)]
     if parent_up(obs.parent, wait=2.0):
-        report.notes.append("{} is not secured ({}); the parent kept running{}".format(
-            obs.child.label, why, "; the child was taken out of the start set" if shared else ""))
+        for result in aside:
+            label, why, shared = result.set_aside
+            result.notes.append("{} is not secured ({}); the parent kept running{}".format(
+                label, why, "; the child was taken out of the start set" if shared else ""))
         return
     try:
         restart_postfix(obs.service_manager, None, log)
         report.restarts += 1
     except ToolError as exc:
-        log("restart without {} failed too: {}".format(obs.child.label, exc))
+        log("restart without {} failed too: {}".format(
+            ", ".join(r.set_aside[0] for r in aside), exc))
     up = parent_up(obs.parent, wait=PARENT_WAIT)
-    report.verification.append(Check(
-        "parent", up, "the parent's master {}".format(
+    for result in aside:
+        label, why, shared = result.set_aside
+        result.verification.append(Check("parent", up, "the parent's master {}".format(
             "runs again" if up else "is still not running: see 'journalctl -u postfix'"))._asdict())
-    report.notes.append(
-        "{} is not secured ({}); {}Postfix was started again so that the parent runs: fix the "
-        "child and rerun secure-child, or undo".format(
-            obs.child.label, why, "it was taken out of the start set and " if shared else ""))
+        result.notes.append(
+            "{} is not secured ({}); {}Postfix was started again so that the parent runs: fix "
+            "the child and rerun secure-child, or undo".format(
+                label, why, "it was taken out of the start set and " if shared else ""))
 
 
-def restart_after_undo(name, manager_kind, log=None, config_dir="/etc/postfix"):
-    # type: (str, str, typing.Optional[typing.Callable], str) -> typing.List[str]
-    """Restart Postfix after ``undo`` put child ``name`` back as it was. A child restored to a
-    state that cannot start (a seed-like child under enforcing) must not keep the parent down:
-    it is taken out of the start set and Postfix started again. Returns notes for the admin."""
+def restart_after_undo(names, manager_kind, log=None, config_dir="/etc/postfix"):
+    # type: (typing.Union[str, typing.List[str]], str, typing.Optional[typing.Callable], str) -> typing.List[str]
+    """Restart Postfix once after ``undo`` put children ``names`` back as they were. A child
+    restored to a state that cannot start (a seed-like child under enforcing) must not keep the
+    parent down: it is taken out of the start set and Postfix started again. Returns notes for
+    the admin."""
     from postmulti_selinux.postfix.manage import Manager
+    names = [names] if isinstance(names, str) else list(names)
     log = log or (lambda text: None)
     try:
         restart_postfix(manager_kind, None, log)
@@ -96,20 +117,24 @@ def restart_after_undo(name, manager_kind, log=None, config_dir="/etc/postfix"):
     host = manager.host()
     if parent_up(host.parent, wait=2.0):
         return ["{}; the parent kept running".format(failure)]
-    restored = [c for c in host.children if c.matches(name) and c.enabled]
+    restored = [c for c in host.children if c.enabled and any(c.matches(n) for n in names)]
     if not restored:
         raise ToolError(failure)
-    manager.disable(name)
-    # "postfix start" still runs "postfix check" for a disabled instance (postmulti(1),
-    # postmulti_start_commands), which fails where its queue directories are missing: make them.
-    made = layout.complete_layout(layout.expected_directories(manager.postfix,
-                                                              restored[0]))["created"]
+    made = []  # type: typing.List[str]
+    for child in restored:
+        manager.disable(child.name)
+        # "postfix start" still runs "postfix check" for a disabled instance (postmulti(1),
+        # postmulti_start_commands), which fails where its queue directories are missing.
+        made += layout.complete_layout(layout.expected_directories(manager.postfix,
+                                                                   child))["created"]
+    labels = ", ".join(c.label for c in restored)
     restart_postfix(manager_kind, None, log)
     if not parent_up(host.parent, wait=PARENT_WAIT):
         raise ToolError("{}; the parent is still not running after taking {} out of the start "
-                        "set".format(failure, restored[0].label))
-    return ["{} is back as it was, and as it was it cannot start ({}): it was taken out of the "
-            "start set{} so that the parent runs; 'postmulti -i {} -e enable' puts it back".format(
-                restored[0].label, failure, " and its {} missing queue directories made (postfix "
-                "start checks a disabled instance too)".format(len(made)) if made else "",
-                restored[0].label)]
+                        "set".format(failure, labels))
+    return ["{} {} back as it was, and as it was it cannot start ({}): it was taken out of the "
+            "start set{} so that the parent runs; {} puts it back".format(
+                labels, "is" if len(restored) == 1 else "are", failure,
+                " and its {} missing queue directories made (postfix start checks a disabled "
+                "instance too)".format(len(made)) if made else "",
+                " and ".join("'postmulti -i {} -e enable'".format(c.label) for c in restored))]

@@ -8,7 +8,9 @@ the multi-instance wrapper. Without systemd: the ``service`` command.
 import os
 import subprocess
 import time
+import typing
 
+from postmulti_selinux import probes
 from postmulti_selinux.errors import ToolError
 
 GENERATORS = ("/lib/systemd/system-generators/postfix-instance-generator",
@@ -19,6 +21,7 @@ TIMEOUT = 180
 def _run(argv):
     # type: (list) -> None
     try:
+        probes.process(argv)
         proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               universal_newlines=True, timeout=TIMEOUT)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -33,6 +36,7 @@ def journal_fatals(since):
     # type: (float) -> list
     """Postfix's 'fatal:' lines in the journal since ``since`` (what made a start fail)."""
     try:
+        probes.process(["journalctl"])
         proc = subprocess.run(["journalctl", "--no-pager", "-o", "cat", "--since",
                                "@{}".format(int(since)), "-u", "postfix*"],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -50,10 +54,12 @@ def instance_unit(name):
     return "postfix.service"
 
 
-def restart_postfix(manager_kind, child_name=None, log=None):
-    # type: (str, str, object) -> float
-    """Restart Postfix through the service manager; return the time the restart began."""
+def restart_postfix(manager_kind, children=None, log=None):
+    # type: (str, typing.Union[str, typing.Sequence[str], None], object) -> float
+    """Restart Postfix (the parent and every child) once through the service manager; where
+    each child has its own unit, wait for ``children``'s units too. Returns when it began."""
     log = log or (lambda text: None)
+    names = [children] if isinstance(children, str) else list(children or [])
     began = time.time()
     if manager_kind == "systemd":
         if any(os.path.exists(g) for g in GENERATORS):
@@ -68,9 +74,10 @@ def restart_postfix(manager_kind, child_name=None, log=None):
                 raise ToolError("{}; Postfix said: {}".format(exc.args[0], fatal[-1]),
                                 hint=exc.hint)
             raise
-        if child_name and instance_unit(child_name) != "postfix.service":
-            # postfix.service only pulls the instance units in; wait for this child's to settle.
-            _run(["systemctl", "restart", instance_unit(child_name)])
+        units = [instance_unit(n) for n in names if instance_unit(n) != "postfix.service"]
+        if units:
+            # postfix.service only pulls the instance units in; wait for the children's.
+            _run(["systemctl", "restart"] + units)
     else:
         log("service postfix restart")
         _run(["service", "postfix", "restart"])

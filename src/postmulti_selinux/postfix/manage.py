@@ -16,7 +16,7 @@ import typing
 from postmulti_selinux.errors import ToolError
 from postmulti_selinux.postfix import files
 from postmulti_selinux.postfix.discover import (
-    discover, instance_running, parse_master_line, split_list, split_service)
+    discover, instance_running, parse_master_line, read_instance, split_list, split_service)
 from postmulti_selinux.postfix.files import Change, ScratchCopy
 from postmulti_selinux.postfix.tools import Postfix
 
@@ -105,6 +105,11 @@ class Manager(object):
 
     def child(self, name):
         return self.host().child(name)
+
+    def read_child(self, config_dir):
+        # type: (str) -> Instance
+        """The child whose configuration is ``config_dir``, read alone (no whole-host look)."""
+        return read_instance(self.postfix, config_dir)
 
     # -- postmulti edits ------------------------------------------------------------------
     def _postmulti_edit(self, description, args, watched, done_anyway=None):

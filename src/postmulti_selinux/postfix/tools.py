@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import threading
 
+from postmulti_selinux import probes
 from postmulti_selinux.errors import ToolError
 
 DEFAULT_CONFIG_DIR = "/etc/postfix"
@@ -90,6 +91,7 @@ def run_command(argv, env=None, tty_stderr=False, timeout=COMMAND_TIMEOUT):
         err_read, err_write = os.openpty() if tty_stderr else os.pipe()
         ends.extend([err_read, err_write])
         try:
+            probes.process(argv)
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out_write,
                                     stderr=err_write, env=env, close_fds=True)
         except OSError as exc:

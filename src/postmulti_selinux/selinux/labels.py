@@ -12,6 +12,7 @@ import os
 import stat
 import typing
 
+from postmulti_selinux import probes
 from postmulti_selinux.errors import ToolError
 from postmulti_selinux.selinux.bindings import libselinux
 from postmulti_selinux.selinux.policy_root import PolicyRoot
@@ -190,6 +191,7 @@ class ExpectedLabels(object):
                 result.append(PathLabel(child, None, expected,
                                         self.contexts.lookup(child, stat.S_IFDIR), parent))
                 continue
+            probes.count("walk", "labels")
             for path, mode in iter_tree(on_disk):
                 system = self.policy_root.system_path(path)
                 parent_path = parent + system[len(child):]

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import typing
 
+from postmulti_selinux import probes
 from postmulti_selinux.errors import ToolError
 from postmulti_selinux.selinux.bindings import EX_UNAVAILABLE, install_hint, optional
 from postmulti_selinux.selinux.policy_root import PolicyRoot
@@ -123,6 +124,7 @@ class _SesearchBackend(object):
     def _run(self, *args):
         # type: (*str) -> str
         command = [args[0], self.policy_file] + list(args[1:])
+        probes.process(command)
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 universal_newlines=True)
         out, err = proc.communicate()
@@ -194,6 +196,7 @@ class _SesearchBackend(object):
     def has_type(self, name):
         # type: (str) -> bool
         if name not in self._types:
+            probes.process(["seinfo"])
             proc = subprocess.Popen(["seinfo", "-t", name, self.policy_file],
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     universal_newlines=True)

@@ -11,6 +11,7 @@ import sys
 import time
 import typing
 
+from postmulti_selinux import probes
 from postmulti_selinux.errors import ToolError
 from postmulti_selinux.selinux.bindings import libselinux
 from postmulti_selinux.selinux.labels import XATTR, FileContexts
@@ -98,6 +99,7 @@ def relabel(paths, root="/", policy_type=None, file_contexts=None, dry_run=False
             top_mode = os.lstat(top).st_mode
         except FileNotFoundError:
             raise ToolError("cannot relabel {}: it does not exist".format(top))
+        probes.count("walk", "relabel")
         visit(top, stat.S_IFMT(top_mode))
         if not stat.S_ISDIR(top_mode):
             continue

@@ -34,6 +34,7 @@ import signal
 import subprocess
 import typing
 
+from postmulti_selinux import probes
 from postmulti_selinux.errors import ToolError
 from postmulti_selinux.selinux.bindings import kernel_mode
 from postmulti_selinux.selinux.equivalence import write_atomically
@@ -300,6 +301,7 @@ def _run(command, stdin):
     """(returncode or None, stdout, stderr) of ``command``. It dies with this process, and is
     killed (and reaped) when this process is interrupted while waiting for it."""
     try:
+        probes.process(command)
         proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, universal_newlines=True,
                                 preexec_fn=dies_with_this_process())
