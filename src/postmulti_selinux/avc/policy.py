@@ -13,7 +13,8 @@ from typing import NamedTuple, Optional, Tuple
 
 from postmulti_selinux import probes
 from postmulti_selinux.errors import ToolError
-from postmulti_selinux.selinux.bindings import EX_UNAVAILABLE, available, install_hint, optional
+from postmulti_selinux.selinux.bindings import (
+    EX_UNAVAILABLE, install_hint, optional, setools_available)
 
 
 class RuleHit(NamedTuple):
@@ -369,12 +370,6 @@ class SesearchPolicy(_DomainIndex):
 
     def _compute_class_perms(self, tclass):
         return None  # seinfo prints inherited commons by name only; not needed for triage
-
-
-def setools_available():
-    # type: () -> bool
-    """True when the setools library can be imported (without importing it)."""
-    return available("setools")
 
 
 def open_policy(path, backend="auto", cache=True):

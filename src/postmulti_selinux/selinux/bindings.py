@@ -85,6 +85,13 @@ def optional(name):
         return None
 
 
+def setools_available():
+    # type: () -> bool
+    """Whether the setools library answers here: it imports, and it is SELinuxProject's (PyPI's
+    "setools" is an unrelated package; EL7 has no Python 3 setools at all)."""
+    return hasattr(optional("setools"), "SELinuxPolicy")
+
+
 def available(name):
     # type: (str) -> bool
     """Whether ``import name`` would find a module, without importing it (setools is slow)."""

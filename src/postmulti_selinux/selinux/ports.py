@@ -14,7 +14,8 @@ import typing
 
 from postmulti_selinux import probes
 from postmulti_selinux.errors import ToolError
-from postmulti_selinux.selinux.bindings import EX_UNAVAILABLE, install_hint, optional
+from postmulti_selinux.selinux.bindings import (
+    EX_UNAVAILABLE, install_hint, optional, setools_available)
 from postmulti_selinux.selinux.policy_root import PolicyRoot
 from postmulti_selinux.selinux.ports_audit2why import Audit2whyBackend, audit2why_available
 
@@ -204,11 +205,6 @@ class _SesearchBackend(object):
             self._types[name] = proc.returncode == 0 and re.search(
                 r"\b{}\b".format(re.escape(name)), out) is not None
         return self._types[name]
-
-
-def setools_available():
-    # type: () -> bool
-    return optional("setools") is not None
 
 
 class PortCheck(object):
