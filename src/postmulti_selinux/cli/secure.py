@@ -184,9 +184,9 @@ def undo_command(names, all_children, in_group, root, config_dir, state_dir, yes
 
     Children secured together in one run (--all, -g, several NAMEs) are undone together."""
     from postmulti_selinux.cli.selection import select_names
-    from postmulti_selinux.plan.observe import service_manager
     from postmulti_selinux.plan.recovery import restart_after_undo
     from postmulti_selinux.plan.scope import resolve_scope
+    from postmulti_selinux.plan.service import service_manager
     from postmulti_selinux.plan.undo import journalled_children, undo_children
     scope = resolve_scope(root, config_dir, state_dir)
     chosen, host_form = select_names(names, all_children, in_group, scope.config_dir,

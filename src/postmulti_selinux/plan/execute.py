@@ -20,7 +20,6 @@ from postmulti_selinux.plan.journal import HOST, Journal, Lock
 from postmulti_selinux.plan.observe import Observation, require_selinux, selinux_state
 from postmulti_selinux.plan.recovery import keep_parent_running, set_aside
 from postmulti_selinux.plan.scope import resolve_scope
-from postmulti_selinux.plan.service import restart_postfix
 from postmulti_selinux.plan.verify import (
     Baseline, child_trees, label_check, master_pid, verify_child)
 from postmulti_selinux.postfix.layout import child_start_problems
@@ -382,7 +381,7 @@ def _restart_and_verify(obs, views, ctx, journal, report, options, ran, log, res
         try:
             with report.phases("restart"):
                 report.restarts += 1
-                began = restart_postfix(obs.service_manager, [v.name for v in startable], log)
+                began = obs.service_manager.restart([v.name for v in startable], log)
         except ToolError as exc:
             down = [v for v in startable if master_pid(v.child.queue_directory) is None]
             down = down or startable  # which one failed cannot be told: all are set aside

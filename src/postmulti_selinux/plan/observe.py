@@ -2,10 +2,10 @@
 
 import copy
 import os
-import shutil
 import typing
 
 from postmulti_selinux.errors import ToolError
+from postmulti_selinux.plan.service import service_manager
 from postmulti_selinux.postfix.manage import Manager
 from postmulti_selinux.selinux import PolicyRoot, PortCheck
 from postmulti_selinux.selinux.bindings import kernel_mode
@@ -40,14 +40,6 @@ def _config_mode(path):
     except (IOError, OSError):
         pass
     return "disabled"
-
-
-def service_manager():
-    # type: () -> str
-    """``systemd`` when PID 1 is systemd, else ``sysv`` (the ``service`` command)."""
-    if os.path.isdir("/run/systemd/system") and shutil.which("systemctl"):
-        return "systemd"
-    return "sysv"
 
 
 def child_dir_pairs(parent, child):

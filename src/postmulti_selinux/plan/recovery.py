@@ -13,7 +13,6 @@ import typing
 
 from postmulti_selinux.errors import ToolError
 from postmulti_selinux.plan.actions import ConfigAction, _change_data, _child_files
-from postmulti_selinux.plan.service import instance_unit, restart_postfix
 from postmulti_selinux.plan.verify import Check, master_pid
 from postmulti_selinux.postfix import layout
 
@@ -57,7 +56,7 @@ def set_aside(obs, ctx, apply_action, result, why, others_continue=False):
     parent with it; with per-instance units (Debian's postfix@NAME) it stays as it is. With
     ``others_continue`` the run goes on restarting the other children without it."""
     result.verification.append(Check("child startable", False, why)._asdict())
-    shared = obs.service_manager != "systemd" or instance_unit(obs.child.name) == "postfix.service"
+    shared = obs.service_manager.shared
     if shared and obs.child.enabled:
         action = TakeChildOutOfStartSet(obs.child, why)
         action.instance = obs.name
@@ -83,7 +82,7 @@ def keep_parent_running(obs, report, log):
                 label, why, "; the child was taken out of the start set" if shared else ""))
         return
     try:
-        restart_postfix(obs.service_manager, None, log)
+        obs.service_manager.restart((), log)
         report.restarts += 1
     except ToolError as exc:
         log("restart without {} failed too: {}".format(
@@ -99,8 +98,8 @@ def keep_parent_running(obs, report, log):
                 label, why, "it was taken out of the start set and " if shared else ""))
 
 
-def restart_after_undo(names, manager_kind, log=None, config_dir="/etc/postfix"):
-    # type: (typing.Union[str, typing.List[str]], str, typing.Optional[typing.Callable], str) -> typing.List[str]
+def restart_after_undo(names, manager, log=None, config_dir="/etc/postfix"):
+    # type: (typing.Union[str, typing.List[str]], typing.Any, typing.Optional[typing.Callable], str) -> typing.List[str]
     """Restart Postfix once after ``undo`` put children ``names`` back as they were. A child
     restored to a state that cannot start (a seed-like child under enforcing) must not keep the
     parent down: it is taken out of the start set and Postfix started again. Returns notes for
@@ -109,7 +108,7 @@ def restart_after_undo(names, manager_kind, log=None, config_dir="/etc/postfix")
     names = [names] if isinstance(names, str) else list(names)
     log = log or (lambda text: None)
     try:
-        restart_postfix(manager_kind, None, log)
+        manager.restart((), log)
         return []
     except ToolError as exc:
         failure = str(exc)
@@ -128,7 +127,7 @@ def restart_after_undo(names, manager_kind, log=None, config_dir="/etc/postfix")
         made += layout.complete_layout(layout.expected_directories(manager.postfix,
                                                                    child))["created"]
     labels = ", ".join(c.label for c in restored)
-    restart_postfix(manager_kind, None, log)
+    manager.restart((), log)
     if not parent_up(host.parent, wait=PARENT_WAIT):
         raise ToolError("{}; the parent is still not running after taking {} out of the start "
                         "set".format(failure, labels))
