@@ -32,24 +32,23 @@ MAX_ROUNDS = 3
 KILL_HOOK = "POSTMULTI_SELINUX_TEST_KILL_AT"  # test hook: SIGKILL right after journalling KIND
 
 
+RECIPIENT = "postmaster"  # the recipient each listener must accept (RFC 5321 requires it)
+
+
 class Options(object):
-    """What the user asked for (the CLI flags of secure-child)."""
+    """What the user asked for (the CLI flags of secure-child); ``listen``, ``create`` and
+    ``group`` are those of :func:`secure`'s one child (a Spec carries them per child)."""
 
     def __init__(self, listen=None, create=False, group=None, dry_run=False, restart=True,
-                 verify=True, recipient="postmaster", config_dir=None, root="/",
-                 state=None, port_backend="auto", allow_sensitive=False):
+                 config_dir=None, root="/", state=None):
         self.listen = listen
         self.create = create
         self.group = group
         self.dry_run = dry_run
         self.restart = restart
-        self.verify = verify
-        self.recipient = recipient
         self.config_dir = config_dir
         self.root = root
         self.state = state
-        self.port_backend = port_backend
-        self.allow_sensitive = allow_sensitive
 
 
 class Phases(object):
@@ -287,7 +286,7 @@ def _secure_observed(specs, options, scope, log, meter, report):
     names = report.instances
     several = len(specs) > 1
     with report.phases("observe"):
-        obs = Observation(None, scope.config_dir, scope.root, options.port_backend)
+        obs = Observation(None, scope.config_dir, scope.root)
         require_selinux(obs.selinux)
         if several:
             for spec in specs:
@@ -406,7 +405,7 @@ def _restart_and_verify(obs, views, ctx, journal, report, options, ran, log, res
             ["{}: {}".format(n, c) for n, bad in failed.items() for c in bad] if report.host_form
             else [c for bad in failed.values() for c in bad])}
         report.rounds.append(round_info)
-        if not failed or not options.verify:
+        if not failed:
             return
         with report.phases("self_heal"):
             fixed = _self_heal(obs, [v for v in startable if v.name in failed], ctx, journal,
@@ -419,7 +418,7 @@ def _restart_and_verify(obs, views, ctx, journal, report, options, ran, log, res
 def _verify(obs, state_fn, since, options, settle=20.0):
     # type: (Observation, typing.Callable, float, Options, float) -> list
     """verify_child, and the child's labels by the rule ``check`` uses (one rule, both places)."""
-    checks = verify_child(obs.child, state_fn, since, options.recipient, settle=settle)
+    checks = verify_child(obs.child, state_fn, since, RECIPIENT, settle=settle)
     return checks + [label_check(obs.policy_root, [(p, c) for _, p, c in obs.dir_pairs()])]
 
 
@@ -440,8 +439,7 @@ def _self_heal(obs, views, ctx, journal, report, options, since, round_info, log
     findings, seen, mislabeled = [], set(), set(relabel)
     for view in views:
         result = analysis.analyse(query, files=[audit], expected_context=expected, mapper=mapper,
-                                  since=since, instance=view.child.name,
-                                  allow_sensitive=options.allow_sensitive)
+                                  since=since, instance=view.child.name)
         baseline = Baseline(since, child_trees(view.child))
         for finding in result.findings:
             if finding.kind == "out_of_scope" or baseline.covers(

@@ -94,6 +94,7 @@ class Manager(object):
     def __init__(self, config_dir="/etc/postfix", postfix=None):
         # type: (str, Postfix) -> None
         self.postfix = postfix or Postfix(config_dir)
+        self._dirs = {}  # type: typing.Dict[str, str]  # child name -> config dir, from host()
 
     @property
     def parent_main_cf(self):
@@ -101,9 +102,21 @@ class Manager(object):
         return os.path.join(self.postfix.config_dir, "main.cf")
 
     def host(self):
-        return discover(postfix=self.postfix)
+        host = discover(postfix=self.postfix)
+        self._dirs = dict((c.name, c.config_directory) for c in host.children if c.name)
+        return host
 
     def child(self, name):
+        """Child ``name``: read alone when an earlier look placed it (a child's name lives in
+        its own main.cf), else from a look at the whole host."""
+        directory = self._dirs.get(name)
+        if directory:
+            try:
+                child = self.read_child(directory)
+            except ToolError:
+                child = None
+            if child is not None and child.matches(name):
+                return child
         return self.host().child(name)
 
     def read_child(self, config_dir):

@@ -11,7 +11,6 @@ the namespace sees the mount, and the real default directory is never opened for
 
 import os
 import select
-import shutil
 import subprocess
 import threading
 
@@ -250,11 +249,3 @@ class Postfix(object):
                 config_dir, " ".join(args), result.message()))
         return result
 
-
-def copy_config_files(src_dir, dst_dir):
-    # type: (str, str) -> None
-    """Copy main.cf and master.cf (the files postconf edits) into a scratch directory."""
-    for name in ("main.cf", "master.cf"):
-        src = os.path.join(src_dir, name)
-        if os.path.exists(src):
-            shutil.copyfile(src, os.path.join(dst_dir, name))
