@@ -214,7 +214,7 @@ CASES = [
     (["postmulti-selinux", "check", "--root", "/nonexistent", "postfix-sub", "--json"], 3,
      ["error", "ok", "status"]),
     (["postmulti-selinux", "avc", "--install", "--json"], 1, ["error", "ok"]),
-    (["secure-child"], 1, ""),
+    (["secure-child"], 2, ""),                                  # no NAME: a usage error
 ]
 
 

@@ -112,8 +112,8 @@ def restart_after_undo(names, manager, log=None, config_dir="/etc/postfix"):
         return []
     except ToolError as exc:
         failure = str(exc)
-    manager = Manager(config_dir)
-    host = manager.host()
+    postfix = Manager(config_dir)
+    host = postfix.host()
     if parent_up(host.parent, wait=2.0):
         return ["{}; the parent kept running".format(failure)]
     restored = [c for c in host.children if c.enabled and any(c.matches(n) for n in names)]
@@ -121,10 +121,10 @@ def restart_after_undo(names, manager, log=None, config_dir="/etc/postfix"):
         raise ToolError(failure)
     made = []  # type: typing.List[str]
     for child in restored:
-        manager.disable(child.name)
+        postfix.disable(child.name)
         # "postfix start" still runs "postfix check" for a disabled instance (postmulti(1),
         # postmulti_start_commands), which fails where its queue directories are missing.
-        made += layout.complete_layout(layout.expected_directories(manager.postfix,
+        made += layout.complete_layout(layout.expected_directories(postfix.postfix,
                                                                    child))["created"]
     labels = ", ".join(c.label for c in restored)
     manager.restart((), log)
