@@ -11,7 +11,7 @@ fact() {
 }
 
 # step TEXT: a visible marker in the scenario log.
-step() { printf '\n=== %s\n' "$*"; }
+step() { printf '\n=== [%ss] %s\n' "$SECONDS" "$*"; }
 
 # label PATH: the SELinux type of PATH (or "missing").
 label() { if [ -e "$1" ]; then stat -c %C "$1" | cut -d: -f3; else echo missing; fi; }

@@ -1,9 +1,10 @@
 """Which type a port has, and whether a domain may ``name_bind`` it, asked of the policy.
 
-Three backends give the same answers; ``auto`` takes the first that is there: setools' Python
-API (EL8+, Debian), then libselinux's ``selinux.audit2why`` with port types read off the root's
-store (:mod:`ports_audit2why`; EL7, which has no setools Python API), then the setools 4
-``seinfo``/``sesearch`` command-line tools (``cli``). Conditional rules count only when their
+Three backends give the same answers; ``auto`` takes the first that is there: libselinux's
+``selinux.audit2why`` with port types read off the root's store (:mod:`ports_audit2why`; in the
+python3 bindings of every family, EL7 included, and about eight times faster than loading the
+policy into setools), then setools' Python API, then the setools 4 ``seinfo``/``sesearch``
+command-line tools. Conditional rules count only when their
 boolean expression is true with the policy's boolean states.
 """
 
@@ -215,8 +216,8 @@ class PortCheck(object):
         self.policy_root = root if isinstance(root, PolicyRoot) else PolicyRoot(root, policy_type)
         policy_file = policy_file or self.policy_root.policy_file
         if backend == "auto":
-            backend = ("setools" if setools_available() else
-                       "audit2why" if audit2why_available() else "sesearch")
+            backend = ("audit2why" if audit2why_available() else
+                       "setools" if setools_available() else "sesearch")
         if backend == "setools":
             self.backend = _SetoolsBackend(policy_file)
         elif backend == "audit2why":

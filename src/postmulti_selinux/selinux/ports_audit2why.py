@@ -42,8 +42,7 @@ def _quiet_stderr():
 
 class Audit2whyBackend(object):
     name = "audit2why"
-    description = ("libselinux's audit2why with port types from the policy store "
-                   "(no setools Python binding here)")
+    description = "libselinux's audit2why with port types from the policy store"
 
     def __init__(self, policy_file, policy_root):
         # type: (str, PolicyRoot) -> None
