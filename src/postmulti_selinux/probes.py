@@ -7,15 +7,18 @@ benchmarks read the same figures (bench/bench_host.py).
 
 import collections
 import os
+import threading
 import typing
 
 _COUNTS = collections.Counter()  # type: typing.Counter[str]
+_LOCK = threading.Lock()  # edits may run side by side (see Manager.enable_each)
 
 
 def count(kind, name):
     # type: (str, str) -> None
     """Record one ``kind`` event ("process" or "walk") named ``name``."""
-    _COUNTS["{}:{}".format(kind, name)] += 1
+    with _LOCK:
+        _COUNTS["{}:{}".format(kind, name)] += 1
 
 
 def process(argv):
@@ -26,7 +29,8 @@ def process(argv):
 
 def snapshot():
     # type: () -> typing.Dict[str, int]
-    return dict(_COUNTS)
+    with _LOCK:
+        return dict(_COUNTS)
 
 
 def since(before):

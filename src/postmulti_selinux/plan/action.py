@@ -28,6 +28,7 @@ class Action(object):
 
     kind = "action"
     staged = False
+    batched = False  # consecutive actions of this kind are applied together (apply_together)
     instance = None  # type: typing.Optional[str]  # the child it is for (None: shared by all)
 
     def __init__(self, title, reason):
@@ -48,6 +49,13 @@ class Action(object):
     def apply(self, ctx):
         # type: (Context) -> dict
         """Make the change; return JSON-friendly facts to add to the undo data."""
+        raise NotImplementedError
+
+    @classmethod
+    def apply_together(cls, ctx, actions):
+        # type: (Context, list) -> list
+        """For a ``batched`` kind: apply several of its actions that come one after another in
+        a plan, side by side; each one's result, or the ToolError it raised."""
         raise NotImplementedError
 
     @classmethod

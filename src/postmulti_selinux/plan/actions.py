@@ -37,6 +37,20 @@ class ConfigAction(Action):
         self.name = name
         self.watched = watched  # paths this action may change
         self.config_dir = os.path.dirname(watched[0]) if watched else None
+        self._verdict = None  # type: typing.Optional[bool]
+
+    def satisfied(self, ctx):
+        """Decided once, from the configuration as it was before this run's first edit (the
+        report and the apply ask the same question): a child's config actions edit different
+        settings, so one's edit never decides another's."""
+        if self._verdict is None:
+            self._verdict = bool(self.holds(ctx))
+        return self._verdict
+
+    def holds(self, ctx):
+        # type: (typing.Any) -> bool
+        """Whether the configuration already is as this action leaves it."""
+        raise NotImplementedError
 
     def current(self, ctx):
         """The child as its configuration says now (read alone: two postconf runs)."""
@@ -101,7 +115,7 @@ class CreateChild(ConfigAction):
             name, [parent_main_cf])
         self.group = group
 
-    def satisfied(self, ctx):
+    def holds(self, ctx):
         return any(c.matches(self.name) for c in ctx.manager.host().children)
 
     def apply(self, ctx):
@@ -121,7 +135,7 @@ class SetListener(ConfigAction):
             child.name, _child_files(child))
         self.spec = spec
 
-    def satisfied(self, ctx):
+    def holds(self, ctx):
         service = parse_listener_spec(self.spec)
         child = self.current(ctx)
         smtpd = [e for e in child.master_entries if e.type == "inet" and e.command == "smtpd"]
@@ -141,7 +155,7 @@ class ClearServiceDisable(ConfigAction):
             "postmulti creates children with master_service_disable = inet, so none of their "
             "inet listeners would ever open", child.name, _child_files(child))
 
-    def satisfied(self, ctx):
+    def holds(self, ctx):
         child = self.current(ctx)
         return not any(t == "inet" or t.endswith("/inet") for t in child.master_service_disable)
 
@@ -151,6 +165,7 @@ class ClearServiceDisable(ConfigAction):
 
 class EnableChild(ConfigAction):
     kind = "enable-child"
+    batched = True
 
     def __init__(self, child):
         super(EnableChild, self).__init__(
@@ -158,11 +173,17 @@ class EnableChild(ConfigAction):
             "only enabled children start with the parent under the service manager",
             child.name, _child_files(child))
 
-    def satisfied(self, ctx):
+    def holds(self, ctx):
         return self.current(ctx).enabled
 
     def apply(self, ctx):
         return _change_data(ctx.manager.enable(self.name))
+
+    @classmethod
+    def apply_together(cls, ctx, actions):
+        """Side by side (see Manager.enable_each)."""
+        return [outcome if isinstance(outcome, ToolError) else _change_data(outcome)
+                for outcome in ctx.manager.enable_each([a.name for a in actions])]
 
 
 class AddEquivalence(Action):

@@ -105,7 +105,10 @@ def build_host_plan(obs, specs, skip_failed=False):
             ", ".join(a.name for a in creates), "s" if len(creates) == 1 else "")])
         plan.failed = failed
         return plan
-    actions = [a for p in parts for a in p.config]
+    # Kind by kind across the children: postconf rereads a main.cf written within the last
+    # second or two until it settles, so a child's next edit comes after the others' edits.
+    order = [SetListener.kind, ClearServiceDisable.kind, EnableChild.kind]
+    actions = sorted((a for p in parts for a in p.config), key=lambda a: order.index(a.kind))
     staged, seen_ports = [], set()
     for part in parts:
         for action in part.staged:

@@ -14,7 +14,8 @@ import typing
 from postmulti_selinux import probes
 from postmulti_selinux.errors import ToolError
 from postmulti_selinux.plan.action import Context
-from postmulti_selinux.plan.actions import CommitPolicy, CreateChild, RelabelChild, wrong_labels
+from postmulti_selinux.plan.actions import (
+    CommitPolicy, ConfigAction, CreateChild, RelabelChild, wrong_labels)
 from postmulti_selinux.plan.build import Spec, build_host_plan
 from postmulti_selinux.plan.journal import HOST, Journal, Lock
 from postmulti_selinux.plan.observe import Observation, require_selinux, selinux_state
@@ -183,36 +184,80 @@ class Report(object):
 
 def _run_actions(plan, ctx, journal, report):
     # type: (object, Context, Journal, Report) -> int
-    """Apply every unsatisfied action of ``plan`` in order; return how many ran."""
-    ran = 0
-    for action in plan.actions:
+    """Apply every unsatisfied action of ``plan`` in order; return how many ran. Consecutive
+    actions of a ``batched`` kind run together (their verdicts were decided up front)."""
+    actions = list(plan.actions)
+    for action in actions:  # decided before the first edit (see ConfigAction.satisfied)
+        if isinstance(action, ConfigAction):
+            action.satisfied(ctx)
+    ran = index = 0
+    while index < len(actions):
+        action = actions[index]
+        index += 1
         if isinstance(action, CommitPolicy) and not ctx.transaction.pending():
             continue
         if action.satisfied(ctx):
             continue
-        _apply_one(action, ctx, journal, report)
-        ran += 1
+        group = [action]
+        while action.batched and index < len(actions) and type(actions[index]) is type(action):
+            if not actions[index].satisfied(ctx):
+                group.append(actions[index])
+            index += 1
+        if len(group) == 1:
+            _apply_one(action, ctx, journal, report)
+        else:
+            _apply_together(group, ctx, journal, report)
+        ran += len(group)
     return ran
 
 
-def _apply_one(action, ctx, journal, report, reason=None):
-    # type: (object, Context, Journal, Report, typing.Optional[str]) -> dict
-    """Journal ``action`` (before it changes anything), apply it, record the outcome."""
+def _begin(action, ctx, journal):
+    # type: (object, Context, Journal) -> dict
+    """Journal ``action`` before it changes anything (and die here when the kill hook says)."""
     entry = journal.begin(action, action.snapshot(ctx))
     if os.environ.get(KILL_HOOK) == action.kind:
         os.kill(os.getpid(), signal.SIGKILL)
     ctx.log("{}: {}".format(action.kind, action.title))
-    with report.phases(PHASE_OF.get(action.kind, "config")):
-        result = action.apply(ctx)
+    return entry
+
+
+def _done(action, entry, result, journal, report, reason=None):
+    # type: (object, dict, dict, Journal, Report, typing.Optional[str]) -> None
     journal.done(entry, result)
     item = {"kind": action.kind, "title": action.title, "reason": reason or action.reason}
     if report.host_form:
         item["instance"] = action.instance
     report.applied.append(item)
+
+
+def _apply_one(action, ctx, journal, report, reason=None):
+    # type: (object, Context, Journal, Report, typing.Optional[str]) -> dict
+    """Journal ``action`` (before it changes anything), apply it, record the outcome."""
+    entry = _begin(action, ctx, journal)
+    with report.phases(PHASE_OF.get(action.kind, "config")):
+        result = action.apply(ctx)
+    _done(action, entry, result, journal, report, reason)
     if isinstance(action, CommitPolicy):
         report.store_rebuilds += result.get("rebuilds", 0)
         ctx.transaction = PolicyTransaction(ctx.policy_root)
     return result
+
+
+def _apply_together(group, ctx, journal, report):
+    # type: (list, Context, Journal, Report) -> None
+    """Journal every action of ``group`` (one kind), apply them together, record each
+    outcome; the first failure is raised once the others are recorded."""
+    entries = [_begin(action, ctx, journal) for action in group]
+    with report.phases(PHASE_OF.get(group[0].kind, "config")):
+        results = type(group[0]).apply_together(ctx, group)
+    failures = []
+    for action, entry, result in zip(group, entries, results):
+        if isinstance(result, ToolError):
+            failures.append(result)
+        else:
+            _done(action, entry, result, journal, report)
+    if failures:
+        raise failures[0]
 
 
 def _snapshot_state(obs):

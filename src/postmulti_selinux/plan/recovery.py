@@ -29,7 +29,7 @@ class TakeChildOutOfStartSet(ConfigAction):
             "{}; the parent must not stay down with it".format(why), child.name,
             _child_files(child))
 
-    def satisfied(self, ctx):
+    def holds(self, ctx):
         return not self.current(ctx).enabled
 
     def apply(self, ctx):

@@ -5,6 +5,7 @@ import os
 import shutil
 import stat
 import tempfile
+import time
 from typing import NamedTuple, Optional, Tuple
 
 from postmulti_selinux.errors import ToolError
@@ -109,8 +110,14 @@ def restore(edit):
         atomic_write(edit.path, edit.before)
 
 
+# postconf rereads a main.cf modified within the last second or two until it has settled (up to
+# ~2 s a run); a scratch copy is private and complete, so its files are dated this far back.
+SETTLED_AGE = 10.0
+
+
 class ScratchCopy(object):
-    """A private copy of a config directory's main.cf/master.cf for postconf to edit."""
+    """A private copy of a config directory's main.cf/master.cf for postconf to edit, dated as
+    settled so that postconf does not wait on it."""
 
     def __init__(self, config_dir):
         # type: (str) -> None
@@ -122,7 +129,10 @@ class ScratchCopy(object):
         for name in ("main.cf", "master.cf"):
             src = os.path.join(self.config_dir, name)
             if os.path.exists(src):
-                shutil.copyfile(src, os.path.join(self.path, name))
+                copy = os.path.join(self.path, name)
+                shutil.copyfile(src, copy)
+                settled = time.time() - SETTLED_AGE
+                os.utime(copy, (settled, settled))
         return self
 
     def __exit__(self, *exc):
