@@ -38,8 +38,11 @@ def test_documented_options_match_the_argument_spec(ansible_env, collections_roo
     proc = ansible_env.run(["ansible-doc", "--json", MODULE], collections_root)
     assert proc.returncode == 0, proc.stdout
     doc = json.loads(proc.stdout)[MODULE]["doc"]
-    assert sorted(doc["options"]) == ["create", "executable", "group", "listen", "name", "port", "state"]
+    assert sorted(doc["options"]) == ["create", "executable", "group", "instances", "listen", "name",
+                                      "port", "state"]
     assert doc["options"]["state"]["choices"] == ["present", "absent"]
+    assert sorted(doc["options"]["instances"]["suboptions"]) == [
+        "create", "group", "listen", "name", "port", "state"]
 
 
 def test_ansible_doc_renders_the_role(ansible_env, collections_root):
@@ -169,7 +172,7 @@ def test_state_absent_undoes_and_is_idempotent(playbook, fake_tool):
     undone = playbook(task(name="postfix-sub", state="absent"))
     assert undone.result("pms")["changed"] is True
     assert undone.result("pms")["undone"] == [{"kind": "fcontext-equivalence", "title": "remove",
-                                               "state": "done"}]
+                                               "state": "done", "reversed": True}]
     assert fake_tool.state() == {}
     again = playbook(task(name="postfix-sub", state="absent", listen="127.0.0.1:10025", create=True))
     assert again.rc == 0
@@ -195,7 +198,73 @@ def test_failed_verification_fails_the_task_and_reports_what_changed(playbook, f
     assert result["report"]["verification"][0]["ok"] is False
 
 
+HOST = [dict(name="postfix-a", listen="127.0.0.1:10025"),
+        dict(name="postfix-srv", listen="127.0.0.1:10026", group="mta", create=True),
+        dict(name="postfix-out", port=2525)]
+
+
+def test_a_list_of_instances_is_one_tool_run_then_a_noop(playbook, fake_tool):
+    check = playbook(task(instances=HOST), "--check", "--diff")
+    assert check.rc == 0, check.output
+    assert check.result("pms")["changed"] is True and fake_tool.state() == {}
+    assert set(check.result("pms")["diff"]["before"]) == {"postfix-a", "postfix-srv", "postfix-out"}
+
+    run = playbook(task(instances=HOST))
+    assert run.rc == 0, run.output
+    # One secure run, the list on stdin (the fake logs it as its last argument).
+    assert fake_tool.calls()[-1] == ["secure", "--instances-json", "-", "--json", [
+        {"name": "postfix-a", "listen": "127.0.0.1:10025"},
+        {"name": "postfix-srv", "listen": "127.0.0.1:10026", "group": "mta", "create": True},
+        {"name": "postfix-out", "port": 2525}]]
+    result = run.result("pms")
+    assert result["report"]["restarts"] == 1 and result["report"]["store_rebuilds"] == 1
+    assert [(i["instance"], i["state"], i["changed"], i["ok"]) for i in result["instances"]] == [
+        ("postfix-a", "present", True, True), ("postfix-srv", "present", True, True),
+        ("postfix-out", "present", True, True)]
+    assert fake_tool.state() == {"postfix-a": "127.0.0.1:10025", "postfix-srv": "127.0.0.1:10026",
+                                 "postfix-out": "*:2525"}
+    again = playbook(task(instances=HOST))
+    assert again.result("pms")["changed"] is False and again.stats["changed"] == 0
+
+
+def test_absent_items_are_one_undo_run_beside_the_secure_run(playbook, fake_tool):
+    playbook(task(instances=HOST))
+    flipped = [dict(HOST[0], state="absent"), HOST[1], dict(HOST[2], state="absent")]
+    run = playbook(task(instances=flipped))
+    assert run.rc == 0, run.output
+    assert fake_tool.calls()[-2:] == [
+        ["undo", "postfix-a", "postfix-out", "--json"],
+        ["secure", "--instances-json", "-", "--json", [
+            {"name": "postfix-srv", "listen": "127.0.0.1:10026", "group": "mta", "create": True}]]]
+    result = run.result("pms")
+    assert result["changed"] is True
+    assert [(i["instance"], i["state"], i["changed"]) for i in result["instances"]] == [
+        ("postfix-a", "absent", True), ("postfix-srv", "present", False),
+        ("postfix-out", "absent", True)]
+    assert fake_tool.state() == {"postfix-srv": "127.0.0.1:10026"}
+    everything = playbook(task(instances=HOST, state="absent"))
+    assert fake_tool.calls()[-1] == ["undo", "postfix-a", "postfix-srv", "postfix-out", "--json"]
+    assert everything.result("pms")["changed"] is True and fake_tool.state() == {}
+
+
+def test_one_failing_child_of_a_list_fails_the_task_and_names_it(playbook, fake_tool):
+    run = playbook(task(instances=HOST[:1] + [dict(name="postfix-b", port=2526)]),
+                   FAKE_PMS_VERIFY_FAIL="1")
+    result = run.result("pms")
+    assert result["failed"] is True
+    assert result["msg"] == ("verification failed: postfix-a: listener 127.0.0.1:10025, "
+                             "postfix-b: listener *:2526")
+    assert [i["ok"] for i in result["instances"]] == [False, False]
+
+
 @pytest.mark.parametrize("options, message", [
+    (dict(name="x", instances=[dict(name="y")]), "mutually exclusive"),
+    (dict(instances=[dict(name="y")], listen="127.0.0.1:1"), "mutually exclusive"),
+    (dict(instances=[dict(name="y", listen="127.0.0.1:1", port=1)]), "mutually exclusive"),
+    (dict(instances=[dict(name="y", port=70000)]), "port must be between 1 and 65535, got 70000 (y)"),
+    (dict(instances=[dict(name="y"), dict(name="y", state="absent")]), "instances names y more than once"),
+    (dict(instances=[dict(listen="127.0.0.1:1")]), "name"),
+    (dict(listen="127.0.0.1:1"), "one of the following is required: name, instances"),
     (dict(name="x", listen="127.0.0.1:1", port=1), "mutually exclusive"),
     (dict(name="x", port=70000), "port must be between 1 and 65535"),
     (dict(name="x", executable="/nonexistent/postmulti-selinux"), "is not an executable file"),
@@ -237,8 +306,9 @@ def test_example_playbook_check_apply_rerun_absent(any_ansible_playbook, fake_to
 
     apply = playbook(EXAMPLE, *NO_INSTALL)
     assert apply.stats["changed"] == 1
-    secured = apply.results("Secure the Postfix child instances")
-    assert [r["instance"] for r in secured] == ["postfix-sub"]
+    secured = apply.result("Secure the Postfix child instances")["instances"]
+    assert [(r["instance"], r["state"], r["changed"]) for r in secured] == [
+        ("postfix-sub", "present", True)]
     assert fake_tool.state() == {"postfix-sub": "127.0.0.1:10025"}
 
     rerun = playbook(EXAMPLE, *NO_INSTALL)

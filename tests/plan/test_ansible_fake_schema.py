@@ -48,11 +48,11 @@ def report_keys(report):
     return set(k for k in keys(report) if not k.startswith(("timings.", "probes.")))
 
 
-def run(exe, argv, tmp_path):
+def run(exe, argv, tmp_path, stdin=None):
     env = dict(os.environ, FAKE_PMS_STATE=str(tmp_path / "fake.json"),
                FAKE_PMS_CALLS=str(tmp_path / "calls.jsonl"))
     proc = subprocess.run([exe] + argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, env=env, timeout=600)
+                          universal_newlines=True, env=env, timeout=600, input=stdin or "")
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
@@ -72,3 +72,25 @@ def test_the_fake_speaks_the_real_tools_json(offline_host, tmp_path):
                     tmp_path)
     fake_undo = run(FAKE, ["undo", "postfix-sub", "--json"], tmp_path)
     assert keys(fake_undo) <= keys(real_undo), sorted(keys(fake_undo) - keys(real_undo))
+
+
+@pytest.mark.parametrize("family", ["debian"], indirect=True)
+def test_the_fake_speaks_the_real_tools_host_report(offline_host, tmp_path):
+    """The module's instances option: ``secure --instances-json -`` (one host report)."""
+    specs = json.dumps([{"name": "postfix-sub", "listen": "127.0.0.1:10025"}])
+    common = ["secure", "--instances-json", "-", "--root", offline_host.root, "--json"]
+    for extra in (["--dry-run"], []):
+        real = run(REAL, common + extra, tmp_path, stdin=specs)
+        fake = run(FAKE, common + extra, tmp_path, stdin=specs)
+        verified = lambda found: set(  # noqa: E731 - what only a live run fills in
+            k for k in found if k.startswith("children[].verification[].")) | VERIFIED_ONLY | {
+            "verification[].instance"}
+        assert report_keys(fake) - verified(report_keys(fake)) == \
+            report_keys(real) - verified(report_keys(real)), \
+            sorted(report_keys(fake) ^ report_keys(real))
+        assert [c["instance"] for c in fake["children"]] == [
+            c["instance"] for c in real["children"]] == ["postfix-sub"]
+        assert set(fake["diff"]["before"]) == set(real["diff"]["before"]) == {"postfix-sub"}
+        assert all(a["instance"] == "postfix-sub" for a in fake["plan"]["actions"])
+        # the real run's shared actions (the one commit, the one relabel) name no child
+        assert set(a["instance"] for a in real["plan"]["actions"]) == {"postfix-sub", None}
