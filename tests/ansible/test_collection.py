@@ -398,6 +398,24 @@ def test_real_cli_error_is_the_task_failure(playbook, real_state_dir):
 
 
 @real_cli
+def test_real_cli_reads_the_instances_list_from_stdin(playbook, real_state_dir):
+    """The instances option against the real CLI: the list goes in on stdin, the tool's own
+    line comes back as the failure."""
+    argv = [REAL_TOOL, "secure", "--instances-json", "-", "--dry-run", "--json"]
+    direct = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                            input=json.dumps([{"name": "no-such-child"}]),
+                            env=dict(os.environ, POSTMULTI_SELINUX_STATE_DIR=real_state_dir))
+    expected = json.loads(direct.stdout)
+    assert direct.returncode != 0 and "no-such-child" in expected["error"]
+    run = playbook(task(instances=[{"name": "no-such-child"}], executable=REAL_TOOL), "--check",
+                   POSTMULTI_SELINUX_STATE_DIR=real_state_dir)
+    result = run.result("pms")
+    assert result["failed"] is True
+    assert result["msg"] == expected["error"]
+    assert result["cmd"] == argv
+
+
+@real_cli
 def test_real_cli_absent_on_a_never_secured_child_changes_nothing(playbook, real_state_dir):
     run = playbook(task(name="postfix-never", state="absent", executable=REAL_TOOL),
                    POSTMULTI_SELINUX_STATE_DIR=real_state_dir)

@@ -327,12 +327,14 @@ def failure_message(report, rc, stderr):
     if error:
         return error
     if report is not None and report.get('ok') is False:
-        failed = ['%s: %s' % (child.get('instance'), child.get('error')) for child in
-                  report.get('children') or [] if child.get('error')]
-        failed += ['%s%s' % ('%s: ' % item['instance'] if item.get('instance') else '', item.get('name'))
-                   for item in report.get('verification') or [] if not item.get('ok')]
+        parts = ['%s not secured: %s' % (child.get('instance'), child.get('error'))
+                 for child in report.get('children') or [] if child.get('error')]
+        failed = ['%s%s' % ('%s: ' % item['instance'] if item.get('instance') else '', item.get('name'))
+                  for item in report.get('verification') or [] if not item.get('ok')]
         if failed:
-            return 'verification failed: %s' % ', '.join(str(name) for name in failed)
+            parts.append('verification failed: %s' % ', '.join(str(name) for name in failed))
+        if parts:
+            return '; '.join(parts)
     lines = [line for line in (stderr or '').splitlines() if line.strip()]
     return lines[-1] if lines else 'postmulti-selinux exited %d without a JSON report' % rc
 
