@@ -289,7 +289,7 @@ class Manager(object):
                 return exc
         if len(names) < 2:
             return [enable(name) for name in names]
-        with concurrent.futures.ThreadPoolExecutor(max_workers=min(8, len(names))) as pool:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(32, len(names))) as pool:
             return list(pool.map(enable, names))
 
     # -- postconf edits on a scratch copy -------------------------------------------------
