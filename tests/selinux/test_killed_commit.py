@@ -244,7 +244,13 @@ def _write_pid_and_wait(pid_file):
 def _interrupted(pid_file, call, *args):
     """``call(*args)`` interrupted by a KeyboardInterrupt (as from Ctrl-C) once ``pid_file``
     exists; returns the pid it names."""
+    this_process = os.getpid()
+
     def interrupt(signum, frame):
+        # A SIGALRM that lands just before the fork leaves Python's "handler due" flag set in
+        # the forked worker too, which then runs this handler itself: only this process acts.
+        if os.getpid() != this_process:
+            return
         if not os.path.exists(pid_file):
             signal.setitimer(signal.ITIMER_REAL, 0.05)
             return
