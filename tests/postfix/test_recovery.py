@@ -35,8 +35,9 @@ class OnePostfixService(ServiceManager):
     def stop(self):
         """``postfix stop`` signals the masters; systemd then waits for them to exit."""
         self._postmulti("stop")
+        queue_dirs = self.queue_dirs()
         for _ in range(100):
-            if not any(master_pid(d) for d in self.queue_dirs()):
+            if not any(master_pid(d) for d in queue_dirs):
                 return
             time.sleep(0.1)
 

@@ -468,14 +468,15 @@ def _relabel_in_place(views, ctx, journal, report, round_number):
     """Only the label check failed (files Postfix made at start, in trees the children's
     running masters already serve without a denial): relabel them and check again, with no
     restart. Whether every label check passes now."""
-    pairs = [(p, c) for view in views for _, p, c in view.dir_pairs()]
+    pairs = dict((view.name, [(p, c) for _, p, c in view.dir_pairs()]) for view in views)
     with report.phases("self_heal"):
-        _apply_one(RelabelChild(pairs, 0), ctx, journal, report,
+        _apply_one(RelabelChild([pair for view in views for pair in pairs[view.name]], 0), ctx,
+                   journal, report,
                    "files Postfix made at start; the children run and answer, so no restart")
     failed = []
     with report.phases("verify"):
         for view in views:
-            check = label_check(view.policy_root, [(p, c) for _, p, c in view.dir_pairs()])
+            check = label_check(view.policy_root, pairs[view.name])
             result = report.child(view.name)
             result.verification = [check._asdict() if item["name"] == "labels" else item
                                    for item in result.verification]

@@ -96,7 +96,7 @@ def _stamp(config_dir):
     for name in ("main.cf", "master.cf"):
         try:
             st = os.stat(os.path.join(config_dir, name))
-            stamp.append((st.st_mtime, st.st_size, st.st_ino, st.st_mtime_ns))
+            stamp.append((st.st_mtime_ns, st.st_size, st.st_ino))
         except OSError:
             stamp.append(None)
     return tuple(stamp)
@@ -117,12 +117,12 @@ class Manager(object):
         return os.path.join(self.postfix.config_dir, "main.cf")
 
     def host(self):
-        began = time.time()
+        settled_ns = int((time.time() - 1) * 1e9)  # files older than this did not change below
         host = discover(postfix=self.postfix)
         self._dirs = dict((c.name, c.config_directory) for c in host.children if c.name)
         for child in host.children:
             stamp = _stamp(child.config_directory)
-            if child.name and all(s is None or s[0] < began - 1 for s in stamp):
+            if child.name and all(s is None or s[0] < settled_ns for s in stamp):
                 self._read[child.config_directory] = (stamp, child)  # unchanged while read
         return host
 

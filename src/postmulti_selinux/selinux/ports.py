@@ -4,8 +4,8 @@ Three backends give the same answers; ``auto`` takes the first that is there: li
 ``selinux.audit2why`` with port types read off the root's store (:mod:`ports_audit2why`; in the
 python3 bindings of every family, EL7 included, and about eight times faster than loading the
 policy into setools), then setools' Python API, then the setools 4 ``seinfo``/``sesearch``
-command-line tools. Conditional rules count only when their
-boolean expression is true with the policy's boolean states.
+command-line tools. Conditional rules count only when their boolean expression is true with the
+policy's boolean states.
 """
 
 import re
