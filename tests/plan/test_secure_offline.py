@@ -83,7 +83,7 @@ def test_secure_labels_like_the_parent_then_nothing_to_do_then_exact_undo(offlin
 
     report = secure("postfix-sub", _options(host, listen="127.0.0.1:2525"))
     kinds = [a["kind"] for a in report.applied]
-    assert kinds[:3] == ["set-listener", "clear-master-service-disable", "enable-child"]
+    assert kinds[:3] == ["enable-child", "set-listener", "clear-master-service-disable"]
     assert "fcontext-equivalence" in kinds and "relabel" in kinds
     assert _child_labels_match_parent(host) == []
     public = os.path.join(host.root, "var/spool/postfix-sub/public")

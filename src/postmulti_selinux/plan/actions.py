@@ -100,9 +100,12 @@ def _change_data(change):
             "created": list(change.created)}
 
 
-def _child_files(child):
-    return [os.path.join(child.config_directory, "main.cf"),
-            os.path.join(child.config_directory, "master.cf")]
+def _child_files(child, *names):
+    # type: (typing.Any, str) -> typing.List[str]
+    """The child's configuration files an action may change (default: main.cf and master.cf);
+    the journal keeps their prior bytes, so an action names only those it edits."""
+    return [os.path.join(child.config_directory, name)
+            for name in names or ("main.cf", "master.cf")]
 
 
 class CreateChild(ConfigAction):
@@ -132,7 +135,7 @@ class SetListener(ConfigAction):
         super(SetListener, self).__init__(
             "{}: SMTP listener {}".format(child.label, spec),
             "the child must accept mail on {} instead of the parent's smtp port".format(spec),
-            child.name, _child_files(child))
+            child.name, _child_files(child, "master.cf"))
         self.spec = spec
 
     def holds(self, ctx):
@@ -153,7 +156,7 @@ class ClearServiceDisable(ConfigAction):
         super(ClearServiceDisable, self).__init__(
             "{}: remove inet from master_service_disable".format(child.label),
             "postmulti creates children with master_service_disable = inet, so none of their "
-            "inet listeners would ever open", child.name, _child_files(child))
+            "inet listeners would ever open", child.name, _child_files(child, "main.cf"))
 
     def holds(self, ctx):
         child = self.current(ctx)
@@ -171,7 +174,7 @@ class EnableChild(ConfigAction):
         super(EnableChild, self).__init__(
             "{}: multi_instance_enable = yes".format(child.label),
             "only enabled children start with the parent under the service manager",
-            child.name, _child_files(child))
+            child.name, _child_files(child, "main.cf"))
 
     def holds(self, ctx):
         return self.current(ctx).enabled

@@ -105,9 +105,11 @@ def build_host_plan(obs, specs, skip_failed=False):
             ", ".join(a.name for a in creates), "s" if len(creates) == 1 else "")])
         plan.failed = failed
         return plan
-    # Kind by kind across the children: postconf rereads a main.cf written within the last
-    # second or two until it settles, so a child's next edit comes after the others' edits.
-    order = [SetListener.kind, ClearServiceDisable.kind, EnableChild.kind]
+    # Kind by kind across the children, enables first: postconf (and postmulti, which reads
+    # every instance) rereads a main.cf written within the last second or two until it
+    # settles, so postmulti runs before this run has written any main.cf, and the other edits
+    # read their scratch copies (see Manager._postconf_edit).
+    order = [EnableChild.kind, SetListener.kind, ClearServiceDisable.kind]
     actions = sorted((a for p in parts for a in p.config), key=lambda a: order.index(a.kind))
     staged, seen_ports = [], set()
     for part in parts:

@@ -185,7 +185,8 @@ class Report(object):
 def _run_actions(plan, ctx, journal, report):
     # type: (object, Context, Journal, Report) -> int
     """Apply every unsatisfied action of ``plan`` in order; return how many ran. Consecutive
-    actions of a ``batched`` kind run together (their verdicts were decided up front)."""
+    actions of a ``batched`` kind run together (their verdicts were decided up front), and
+    consecutive ``staged`` ones are journalled together (they only join the transaction)."""
     actions = list(plan.actions)
     for action in actions:  # decided before the first edit (see ConfigAction.satisfied)
         if isinstance(action, ConfigAction):
@@ -199,63 +200,85 @@ def _run_actions(plan, ctx, journal, report):
         if action.satisfied(ctx):
             continue
         group = [action]
-        while action.batched and index < len(actions) and type(actions[index]) is type(action):
+        while index < len(actions) and (
+                (action.batched and type(actions[index]) is type(action))
+                or (action.staged and actions[index].staged)):
             if not actions[index].satisfied(ctx):
                 group.append(actions[index])
             index += 1
         if len(group) == 1:
             _apply_one(action, ctx, journal, report)
-        else:
+        elif action.batched:
             _apply_together(group, ctx, journal, report)
+        else:
+            _apply_in_turn(group, ctx, journal, report)
         ran += len(group)
     return ran
 
 
-def _begin(action, ctx, journal):
-    # type: (object, Context, Journal) -> dict
-    """Journal ``action`` before it changes anything (and die here when the kill hook says)."""
-    entry = journal.begin(action, action.snapshot(ctx))
-    if os.environ.get(KILL_HOOK) == action.kind:
-        os.kill(os.getpid(), signal.SIGKILL)
-    ctx.log("{}: {}".format(action.kind, action.title))
-    return entry
+def _begin(actions, ctx, journal):
+    # type: (list, Context, Journal) -> typing.List[dict]
+    """Journal ``actions`` (one save) before any of them changes anything, and die here when
+    the kill hook names one of their kinds."""
+    entries = [journal.begin(action, action.snapshot(ctx), save=False) for action in actions]
+    journal.save()
+    for action in actions:
+        if os.environ.get(KILL_HOOK) == action.kind:
+            os.kill(os.getpid(), signal.SIGKILL)
+        ctx.log("{}: {}".format(action.kind, action.title))
+    return entries
 
 
-def _done(action, entry, result, journal, report, reason=None):
-    # type: (object, dict, dict, Journal, Report, typing.Optional[str]) -> None
-    journal.done(entry, result)
-    item = {"kind": action.kind, "title": action.title, "reason": reason or action.reason}
-    if report.host_form:
-        item["instance"] = action.instance
-    report.applied.append(item)
+def _done(done, journal, report, reason=None):
+    # type: (list, Journal, Report, typing.Optional[str]) -> None
+    """Record each (action, entry, result) of ``done`` (one journal save)."""
+    for action, entry, result in done:
+        journal.done(entry, result, save=False)
+        item = {"kind": action.kind, "title": action.title, "reason": reason or action.reason}
+        if report.host_form:
+            item["instance"] = action.instance
+        report.applied.append(item)
+    if done:
+        journal.save()
 
 
 def _apply_one(action, ctx, journal, report, reason=None):
     # type: (object, Context, Journal, Report, typing.Optional[str]) -> dict
     """Journal ``action`` (before it changes anything), apply it, record the outcome."""
-    entry = _begin(action, ctx, journal)
+    entry, = _begin([action], ctx, journal)
     with report.phases(PHASE_OF.get(action.kind, "config")):
         result = action.apply(ctx)
-    _done(action, entry, result, journal, report, reason)
+    _done([(action, entry, result)], journal, report, reason)
     if isinstance(action, CommitPolicy):
         report.store_rebuilds += result.get("rebuilds", 0)
         ctx.transaction = PolicyTransaction(ctx.policy_root)
     return result
 
 
+def _apply_in_turn(group, ctx, journal, report):
+    # type: (list, Context, Journal, Report) -> None
+    """Staged actions, one after another: each only adds itself to the run's transaction, so
+    they are journalled before the first and recorded after the last (two saves, not 2N)."""
+    entries = _begin(group, ctx, journal)
+    done = []
+    try:
+        for action, entry in zip(group, entries):
+            with report.phases(PHASE_OF.get(action.kind, "config")):
+                done.append((action, entry, action.apply(ctx)))
+    finally:
+        _done(done, journal, report)
+
+
 def _apply_together(group, ctx, journal, report):
     # type: (list, Context, Journal, Report) -> None
     """Journal every action of ``group`` (one kind), apply them together, record each
     outcome; the first failure is raised once the others are recorded."""
-    entries = [_begin(action, ctx, journal) for action in group]
+    entries = _begin(group, ctx, journal)
     with report.phases(PHASE_OF.get(group[0].kind, "config")):
         results = type(group[0]).apply_together(ctx, group)
-    failures = []
-    for action, entry, result in zip(group, entries, results):
-        if isinstance(result, ToolError):
-            failures.append(result)
-        else:
-            _done(action, entry, result, journal, report)
+    failures = [r for r in results if isinstance(r, ToolError)]
+    _done([(a, e, r) for a, e, r in zip(group, entries, results)
+           if not isinstance(r, ToolError)], journal, report)
     if failures:
         raise failures[0]
 

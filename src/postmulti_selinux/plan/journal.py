@@ -130,9 +130,10 @@ class Journal(object):
             for entry in run["entries"]:
                 yield entry
 
-    def begin(self, action, snapshot):
-        # type: (object, dict) -> dict
-        """Record that ``action`` is about to change the host (written before it does)."""
+    def begin(self, action, snapshot, save=True):
+        # type: (object, dict, bool) -> dict
+        """Record that ``action`` is about to change the host (written before it does; with
+        ``save=False`` the caller saves once for several, before any of them runs)."""
         if self._run is None:
             self._run = {"started": time.time(), "entries": []}
             if self.covers:
@@ -143,14 +144,16 @@ class Journal(object):
             described["instance"] = action.instance
         entry = {"action": described, "state": "begun", "data": snapshot}
         self._run["entries"].append(entry)
-        self.save()
+        if save:
+            self.save()
         return entry
 
-    def done(self, entry, result):
-        # type: (dict, dict) -> None
+    def done(self, entry, result, save=True):
+        # type: (dict, dict, bool) -> None
         entry["data"].update(result or {})
         entry["state"] = "done"
-        self.save()
+        if save:
+            self.save()
 
     def save(self):
         # type: () -> None
@@ -159,8 +162,9 @@ class Journal(object):
         tmp = self.path + ".tmp"
         try:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            text = json.dumps(self.data, sort_keys=True)  # no indent: the C encoder
             with open(tmp, "w") as handle:
-                json.dump(self.data, handle, indent=1, sort_keys=True)
+                handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.rename(tmp, self.path)

@@ -27,7 +27,7 @@ class TakeChildOutOfStartSet(ConfigAction):
         super(TakeChildOutOfStartSet, self).__init__(
             "{}: multi_instance_enable = no (out of the start set)".format(child.label),
             "{}; the parent must not stay down with it".format(why), child.name,
-            _child_files(child))
+            _child_files(child, "main.cf"))
 
     def holds(self, ctx):
         return not self.current(ctx).enabled

@@ -293,10 +293,22 @@ class Manager(object):
             return list(pool.map(enable, names))
 
     # -- postconf edits on a scratch copy -------------------------------------------------
-    def _postconf_edit(self, config_dir, description, steps):
-        # type: (str, str, list) -> Change
-        """Apply postconf argument lists to a scratch copy; commit the files that changed."""
+    def _known(self, name):
+        # type: (str) -> Instance
+        """Child ``name`` as last read, for what an edit cannot change (its directory and
+        label): an edit reads the files it decides on from its scratch copy, not from the live
+        directory, where postconf would wait for a main.cf written seconds ago to settle."""
+        known = self._read.get(self._dirs.get(name, ""))
+        if known is not None and known[1].matches(name):
+            return known[1]
+        return self.child(name)
+
+    def _postconf_edit(self, config_dir, decide):
+        # type: (str, typing.Callable[[str], typing.Tuple[str, list]]) -> Change
+        """``decide(scratch)`` reads the scratch copy and says (description, postconf argument
+        lists); the lists are applied to the copy and the files that changed are committed."""
         with ScratchCopy(config_dir) as scratch:
+            description, steps = decide(scratch.path)
             for args in steps:
                 self.postfix.postconf(args, scratch.path)
             edits = []
@@ -306,7 +318,7 @@ class Manager(object):
                     path = os.path.join(config_dir, name)
                     before = files.read_bytes(path)
                     after = scratch.read(name)
-                    if before != after:
+                    if steps and before != after:
                         edits.append(files.commit(path, before, after))
                         done.append(edits[-1])
             except ToolError:
@@ -318,32 +330,35 @@ class Manager(object):
     def set_main(self, name, settings):
         # type: (str, dict) -> Change
         """Set main.cf parameters of one child (``postconf -e``); no change if already set."""
-        child = self.child(name)
-        current = self.postfix.explicit_params(child.config_directory)
-        todo = ["{} = {}".format(k, v) for k, v in sorted(settings.items())
-                if current.get(k) != str(v).strip() or k not in current]
-        if not todo:
-            return Change("{}: main.cf already has {}".format(child.label, ", ".join(sorted(settings))))
-        return self._postconf_edit(child.config_directory, "{}: postconf -e {}".format(
-            child.label, "; ".join(todo)), [["-e"] + todo])
+        child = self._known(name)
+
+        def decide(scratch):
+            current = self.postfix.explicit_params(scratch)
+            todo = ["{} = {}".format(k, v) for k, v in sorted(settings.items())
+                    if current.get(k) != str(v).strip() or k not in current]
+            if not todo:
+                return "{}: main.cf already has {}".format(
+                    child.label, ", ".join(sorted(settings))), []
+            return "{}: postconf -e {}".format(child.label, "; ".join(todo)), [["-e"] + todo]
+        return self._postconf_edit(child.config_directory, decide)
 
     def clear_master_service_disable(self, name):
         # type: (str) -> Change
         """Drop the ``inet`` entries of master_service_disable (comment it out when empty)."""
-        child = self.child(name)
-        current = self.postfix.explicit_params(child.config_directory)
-        value = current.get("master_service_disable", "")
-        tokens = split_list(value)
-        keep = [t for t in tokens if t != "inet" and not t.endswith("/inet")]
-        if "master_service_disable" not in current or (keep == list(tokens)):
-            return Change("{}: master_service_disable does not disable inet services".format(
-                child.label))
-        if keep:
-            step = ["-e", "master_service_disable = " + " ".join(keep)]
-        else:
-            step = ["-#", "master_service_disable"]
-        return self._postconf_edit(child.config_directory, "{}: clear master_service_disable = {}"
-                                   .format(child.label, value), [step])
+        child = self._known(name)
+
+        def decide(scratch):
+            current = self.postfix.explicit_params(scratch)
+            value = current.get("master_service_disable", "")
+            tokens = split_list(value)
+            keep = [t for t in tokens if t != "inet" and not t.endswith("/inet")]
+            if "master_service_disable" not in current or (keep == list(tokens)):
+                return "{}: master_service_disable does not disable inet services".format(
+                    child.label), []
+            step = ["-e", "master_service_disable = " + " ".join(keep)] if keep else [
+                "-#", "master_service_disable"]
+            return "{}: clear master_service_disable = {}".format(child.label, value), [step]
+        return self._postconf_edit(child.config_directory, decide)
 
     def set_listener(self, name, spec):
         # type: (str, str) -> Change
@@ -354,29 +369,31 @@ class Manager(object):
         master.cf); a no-op when it already listens there.
         """
         service = parse_listener_spec(spec)
-        child = self.child(name)
-        entries = [parse_master_line(line)
-                   for line in self.postfix.master_lines(child.config_directory)]
-        inet_smtpd = [e for e in entries if e.type == "inet" and e.command == "smtpd"]
-        if any(e.service == service for e in inet_smtpd):
-            stale = [e for e in inet_smtpd if e.service == "smtp"]
-            if not stale:
-                return Change("{}: already listening on {}".format(child.label, service))
-            return self._postconf_edit(child.config_directory, "{}: comment out {}".format(
-                child.label, stale[0].key), [["-M", "-#", stale[0].key]])
-        if any(e.service == service and e.type == "inet" for e in entries):
-            raise ToolError("{}: master.cf already uses {} for another service".format(
-                child.label, service))
-        target = [e for e in inet_smtpd if e.service == "smtp"] or [
-            e for e in inet_smtpd if e.service not in ("submission", "smtps", "submissions")]
-        if not target:
-            raise ToolError("{}: master.cf has no smtpd inet service to move".format(child.label),
-                            hint="add one, e.g. postconf -c {} -Me '{}/inet = {} inet n - n - - "
-                                 "smtpd'".format(child.config_directory, service, service))
-        return self._postconf_edit(
-            child.config_directory, "{}: listen on {} instead of {}".format(
-                child.label, service, target[0].service),
-            [["-F", "{}/service = {}".format(target[0].key, service)]])
+        child = self._known(name)
+
+        def decide(scratch):
+            entries = [parse_master_line(line) for line in self.postfix.master_lines(scratch)]
+            inet_smtpd = [e for e in entries if e.type == "inet" and e.command == "smtpd"]
+            if any(e.service == service for e in inet_smtpd):
+                stale = [e for e in inet_smtpd if e.service == "smtp"]
+                if not stale:
+                    return "{}: already listening on {}".format(child.label, service), []
+                return "{}: comment out {}".format(child.label, stale[0].key), [
+                    ["-M", "-#", stale[0].key]]
+            if any(e.service == service and e.type == "inet" for e in entries):
+                raise ToolError("{}: master.cf already uses {} for another service".format(
+                    child.label, service))
+            target = [e for e in inet_smtpd if e.service == "smtp"] or [
+                e for e in inet_smtpd if e.service not in ("submission", "smtps", "submissions")]
+            if not target:
+                raise ToolError("{}: master.cf has no smtpd inet service to move".format(
+                    child.label), hint="add one, e.g. postconf -c {} -Me '{}/inet = {} inet n - "
+                                       "n - - smtpd'".format(child.config_directory, service,
+                                                             service))
+            return "{}: listen on {} instead of {}".format(
+                child.label, service, target[0].service), [
+                ["-F", "{}/service = {}".format(target[0].key, service)]]
+        return self._postconf_edit(child.config_directory, decide)
 
     # -- run state ----------------------------------------------------------------------------
     def status(self, name):
